@@ -1,0 +1,89 @@
+"""Roles, actions and the permission matrix.
+
+The matrix is data so that one test can walk every role x action pair, and so the
+CLI, the API and the web share a single decision (:func:`allowed`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    """The framework's seven roles plus ``admin`` and ``auditor``."""
+
+    BUSINESS_OWNER = "business-owner"
+    PROGRAM_MANAGER = "program-manager"
+    DATA_ENGINEER = "data-engineer"
+    ML_ENGINEER = "ml-engineer"
+    SECURITY = "security"
+    PEOPLE = "people"
+    REVIEWER = "reviewer"
+    ADMIN = "admin"
+    AUDITOR = "auditor"
+
+
+class Action(StrEnum):
+    """Protected actions. ``scoped`` actions may be granted for one use case only."""
+
+    READ = "workspace.read"
+    INGEST = "data.ingest"
+    AUDIT_READ = "audit.read"
+    AUDIT_VERIFY = "audit.verify"
+    USER_READ = "user.read"
+    USER_MANAGE = "user.manage"
+    TOKEN_CREATE_OWN = "token.create_own"
+    TOKEN_CREATE_ANY = "token.create_any"
+
+
+SCOPED_ACTIONS: frozenset[Action] = frozenset({Action.READ})
+
+_EVERYONE = frozenset({Action.READ, Action.TOKEN_CREATE_OWN})
+
+ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
+    Role.ADMIN: frozenset(Action),
+    Role.PROGRAM_MANAGER: _EVERYONE | {Action.USER_READ},
+    Role.BUSINESS_OWNER: _EVERYONE,
+    Role.DATA_ENGINEER: _EVERYONE | {Action.INGEST},
+    Role.ML_ENGINEER: _EVERYONE | {Action.INGEST},
+    Role.SECURITY: _EVERYONE | {Action.AUDIT_READ, Action.AUDIT_VERIFY, Action.USER_READ},
+    Role.PEOPLE: _EVERYONE,
+    Role.REVIEWER: _EVERYONE,
+    Role.AUDITOR: _EVERYONE | {Action.AUDIT_READ, Action.AUDIT_VERIFY, Action.USER_READ},
+}
+
+
+@dataclass(frozen=True)
+class Grant:
+    """A role held by a user, for every use case (``use_case=None``) or for one."""
+
+    role: Role
+    use_case: str | None = None
+
+
+def parse_role(value: str) -> Role:
+    """The role named *value*, or a ``ValueError`` that lists the valid names."""
+    try:
+        return Role(value)
+    except ValueError:
+        names = ", ".join(r.value for r in Role)
+        raise ValueError(f"unknown role {value!r}; use one of: {names}") from None
+
+
+def allowed(grants: Iterable[Grant], action: Action, use_case: str | None = None) -> bool:
+    """Whether any grant permits *action* (on *use_case*, when the action is scoped).
+
+    A grant scoped to a use case counts only for scoped actions, on that use case or
+    on program-wide pages (``use_case=None``, which then show only what the grant
+    covers); unscoped actions (managing users, the audit log) need a global grant.
+    """
+    for grant in grants:
+        if action not in ROLE_ACTIONS[grant.role]:
+            continue
+        if grant.use_case is None:
+            return True
+        if action in SCOPED_ACTIONS and use_case in (None, grant.use_case):
+            return True
+    return False
