@@ -1,1 +1,224 @@
-def main()->None: ...
+"""The ``paceline`` command. Each command parses options, calls the library, renders.
+
+Errors raised by the library (:class:`paceline.errors.PacelineError`) become a
+message on stderr with the fix, and the error's exit code (spec/interface.md).
+"""
+
+from __future__ import annotations
+
+import enum
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from paceline.bootstrap import Workspace
+from paceline.cli.output import emit_json, err, out, table
+from paceline.errors import PacelineError, UsageError
+
+app = typer.Typer(
+    help="Paceline: run an AI workforce program on measured evidence.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+user_app = typer.Typer(help="Manage users and their roles.", no_args_is_help=True)
+token_app = typer.Typer(help="Create API tokens for machines.", no_args_is_help=True)
+audit_app = typer.Typer(help="Check the tamper-evident audit log.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")
+app.add_typer(audit_app, name="audit")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Fmt(enum.StrEnum):
+    table = "table"
+    json = "json"
+
+
+def handles_errors(func: F) -> F:
+    """Turn library errors into a message that says how to fix them, and an exit code."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except PacelineError as exc:
+            err.print(f"[bold red]Error:[/] {exc.message}", markup=True, highlight=False)
+            fix = exc.details.get("fix")
+            if fix:
+                err.print(f"[bold]Fix:[/] {fix}", markup=True, highlight=False)
+            raise typer.Exit(exc.exit_code) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _workspace() -> Workspace:
+    return Workspace.open()
+
+
+@app.command()
+@handles_errors
+def init() -> None:
+    """Create the workspace ($PACELINE_HOME or ./.paceline). Safe to run again."""
+    existed = Workspace.exists()
+    ws = Workspace.init()
+    verb = "Using existing" if existed else "Created"
+    out.print(f"{verb} workspace at {ws.home}")
+
+
+@app.command()
+@handles_errors
+def ingest(
+    table_name: str = typer.Argument(..., metavar="TABLE", help="Canonical table, e.g. task_events."),
+    files: list[Path] = typer.Argument(..., metavar="FILE...", help="CSV, Parquet or JSON Lines."),
+    fmt: Fmt = typer.Option(Fmt.table, "--format", help="Output format."),
+) -> None:
+    """Load files into a canonical table; bad rows go to a quarantine file."""
+    ws = _workspace()
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,} rows"),
+                  TimeElapsedColumn(), console=err, transient=True,
+                  disable=not err.is_terminal) as bar:
+        task = bar.add_task(f"ingest {table_name}", total=None)
+
+        def progress(done: int, total: int | None) -> None:
+            bar.update(task, completed=done, total=total)
+
+        report = ws.ingest(table_name, files, progress=progress)
+    if fmt is Fmt.json:
+        emit_json(report.to_dict())
+    else:
+        _print_ingest(report.to_dict())
+    raise typer.Exit(report.exit_code)
+
+
+def _print_ingest(doc: dict[str, Any]) -> None:
+    table(f"Ingest into {doc['table']}", ["rows read", "loaded", "duplicates", "quarantined"],
+          [[f"{doc[k]:,}" for k in ("rows_read", "loaded", "duplicates", "quarantined")]])
+    if doc["reasons"]:
+        table("Quarantined rows by reason", ["reason", "rows"], doc["reasons"].items())
+        out.print(f"Quarantined rows are in {doc['quarantine_file']}: fix them and ingest that file's "
+                  "rows again (rows already loaded are skipped).")
+    for notice in doc["notices"]:
+        out.print(f"Note: {notice}")
+
+
+@audit_app.command("verify")
+@handles_errors
+def audit_verify(fmt: Fmt = typer.Option(Fmt.table, "--format", help="Output format.")) -> None:
+    """Check that no audit entry was changed, removed or reordered."""
+    check = _workspace().verify_audit()
+    if fmt is Fmt.json:
+        emit_json(check.to_dict())
+    elif check.ok:
+        out.print(f"Audit log intact: {check.entries:,} entries.")
+    else:
+        out.print(f"Audit log BROKEN at entry {check.first_bad}: {check.reason}")
+    raise typer.Exit(0 if check.ok else 1)
+
+
+def _read_password(from_stdin: bool) -> str | None:
+    if not from_stdin:
+        return None
+    password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise UsageError("--password-stdin was given but standard input was empty",
+                         fix="echo 'a long passphrase' | paceline user add LOGIN --role ROLE --password-stdin")
+    return password
+
+
+@user_app.command("add")
+@handles_errors
+def user_add(
+    login: str,
+    role: str = typer.Option(..., "--role", help="One of the roles in `paceline user roles`."),
+    use_case: str | None = typer.Option(None, "--use-case", help="Limit the role to one use case."),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read a password from stdin."),
+) -> None:
+    """Create a user with a role (and a password for the web)."""
+    password = _read_password(password_stdin)
+    with _workspace().access() as access:
+        from paceline.services.access import operator
+
+        user = access.add_user(operator(), login, role, use_case, password)
+    out.print(f"Created user {user.login} with role {role}" + (f" on {use_case}" if use_case else ""))
+
+
+@user_app.command("grant")
+@handles_errors
+def user_grant(
+    login: str,
+    role: str = typer.Option(..., "--role"),
+    use_case: str | None = typer.Option(None, "--use-case"),
+) -> None:
+    """Give an existing user another role."""
+    from paceline.services.access import operator
+
+    with _workspace().access() as access:
+        access.grant(operator(), login, role, use_case)
+    out.print(f"Granted {role} to {login}" + (f" on {use_case}" if use_case else ""))
+
+
+@user_app.command("list")
+@handles_errors
+def user_list(fmt: Fmt = typer.Option(Fmt.table, "--format")) -> None:
+    """List users and their roles."""
+    from paceline.services.access import operator
+
+    with _workspace().access() as access:
+        users = access.list_users(operator())
+    rows = [{"login": u.login, "active": u.active,
+             "roles": [{"role": g.role.value, "use_case": g.use_case} for g in u.grants]} for u in users]
+    if fmt is Fmt.json:
+        emit_json({"users": rows})
+        return
+    table("Users", ["login", "roles"], [
+        [r["login"], ", ".join(g["role"] + (f" ({g['use_case']})" if g["use_case"] else "")
+                               for g in r["roles"])] for r in rows])
+
+
+@user_app.command("roles")
+def user_roles() -> None:
+    """List the roles and what each may do."""
+    from paceline.domain.roles import ROLE_ACTIONS
+
+    table("Roles", ["role", "actions"],
+          [[r.value, ", ".join(sorted(a.value for a in acts))] for r, acts in ROLE_ACTIONS.items()])
+
+
+@token_app.command("create")
+@handles_errors
+def token_create(login: str, name: str = typer.Option("default", "--name")) -> None:
+    """Create an API token for LOGIN; it is printed once, on stdout."""
+    from paceline.services.access import operator
+
+    with _workspace().access() as access:
+        token = access.create_token(operator(), login, name)
+    sys.stdout.write(token + "\n")
+    err.print("Store this token now: it is not shown again. Send it as 'Authorization: Bearer <token>'.")
+
+
+@app.command()
+@handles_errors
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host"),
+    port: int = typer.Option(8000, "--port"),
+) -> None:
+    """Serve the web app and the API."""
+    import uvicorn
+
+    from paceline.web.app import create_app
+
+    ws = _workspace()
+    out.print(f"Serving {ws.home} on http://{host}:{port}")
+    uvicorn.run(create_app(ws), host=host, port=port, log_level="warning")
+
+
+def main() -> None:
+    """Entry point of the ``paceline`` console script."""
+    app()
