@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from paceline.domain.audit_chain import ChainCheck, verify_chain
+from paceline.domain.roles import Action
 from paceline.errors import WorkspaceNotFound
 from paceline.services.access import AccessService, Principal, operator
 from paceline.settings import SETTINGS_FILE, Settings, load_settings
@@ -104,8 +105,6 @@ class Workspace:
         by: Principal | None = None,
     ) -> IngestReport:
         """Load files into a canonical table (spec/events.md); returns the report."""
-        from paceline.domain.roles import Action
-
         principal = by or operator()
         principal.require(Action.INGEST)
         paths: list[str | Path] = []
@@ -131,8 +130,9 @@ class Workspace:
                 reasons=report.reasons, created_at=datetime.now(UTC),
             ))
 
-    def verify_audit(self) -> ChainCheck:
+    def verify_audit(self, by: Principal | None = None) -> ChainCheck:
         """Walk the audit chain; see :func:`paceline.domain.audit_chain.verify_chain`."""
+        (by or operator()).require(Action.AUDIT_VERIFY)
         with self.store.read() as session:
             head = audit.chain_head(session)
             return verify_chain(audit.chain_entries(session), head)

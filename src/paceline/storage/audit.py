@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import event, insert, inspect, select, update
 from sqlalchemy.orm import Session
 
-from paceline.domain.audit_chain import GENESIS_HASH, ChainEntry, entry_hash
+from paceline.domain.audit_chain import ChainEntry, entry_hash
 from paceline.storage.models import Audited, AuditEntry, AuditHead
 
 _PENDING = "paceline_audit_pending"
@@ -107,10 +107,7 @@ def _lock_head(session: Session) -> tuple[int, str]:
     stmt = select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)
     if conn.dialect.name != "sqlite":
         stmt = stmt.with_for_update()
-    row = conn.execute(stmt).first()
-    if row is None:
-        conn.execute(insert(AuditHead).values(id=1, seq=0, hash=GENESIS_HASH))
-        return 0, GENESIS_HASH
+    row = conn.execute(stmt).one()  # seeded by the first migration
     return int(row.seq), str(row.hash)
 
 

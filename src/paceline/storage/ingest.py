@@ -31,6 +31,7 @@ from paceline.domain.privacy import pseudonymise
 from paceline.domain.tables import TABLES, Table
 from paceline.errors import SchemaError, UsageError
 from paceline.storage import readers
+from paceline.storage.duck import arrow_table
 from paceline.storage.ingest_sql import NAIVE_COLUMN, BatchQuery, build_query, q
 from paceline.storage.warehouse import INGEST_ID, KEY, ROW, Warehouse, key_column, stored_schema
 
@@ -205,7 +206,7 @@ class _Loader:
     def _load_batch(self, file: str, raw: pa.Table) -> None:
         query = build_query(self.table, raw.schema, "raw_batch", self.currency)
         self.con.register("raw_batch", raw)
-        result = self.con.execute(query.sql).fetch_arrow_table()
+        result = arrow_table(self.con.execute(query.sql))
         self.con.unregister("raw_batch")
         checks = result.column("__check")
         self._quarantine_rows(file, raw, result, checks, query)
@@ -236,12 +237,12 @@ class _Loader:
         if self.key == KEY:
             good = good.append_column(KEY, _row_keys(good, self.table))
         self.con.register("good", good)
-        fresh = self.con.execute(f"""
+        fresh = arrow_table(self.con.execute(f"""
             WITH hits AS (SELECT k FROM seen WHERE k IN (SELECT {q(self.key)} FROM good))
             SELECT * FROM good
             WHERE {q(self.key)} NOT IN (SELECT k FROM hits)
             QUALIFY row_number() OVER (PARTITION BY {q(self.key)} ORDER BY {readers.ROW_COLUMN}) = 1
-        """).fetch_arrow_table()
+        """))
         self.con.unregister("good")
         self.con.register("fresh", fresh)
         self.con.execute(f"INSERT INTO seen SELECT {q(self.key)} FROM fresh")
@@ -285,8 +286,12 @@ def _row_keys(good: pa.Table, table: Table) -> pa.Array:
     """A stable hash of every canonical column, for tables without an id."""
     con = duckdb.connect()
     con.register("g", good.select(list(table.column_names)))
-    parts = ", ".join(f"COALESCE(CAST({q(c)} AS VARCHAR), '\x00')" for c in table.column_names)
-    keys = con.execute(f"SELECT md5(concat_ws('\x1f', {parts})) AS k FROM g").fetch_arrow_table()
+    # Length-prefixed values: no two different rows can encode to the same string.
+    parts = ", ".join(
+        f"COALESCE(length(CAST({q(c)} AS VARCHAR)) || ':' || CAST({q(c)} AS VARCHAR), '-')"
+        for c in table.column_names
+    )
+    keys = arrow_table(con.execute(f"SELECT md5(concat_ws(',', {parts})) AS k FROM g"))
     con.close()
     return keys.column("k").combine_chunks()
 

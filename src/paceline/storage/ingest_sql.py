@@ -46,6 +46,8 @@ KIND_WORDS = {
 # An ISO time of day followed by Z or a numeric offset: the timestamp says its zone.
 OFFSET_PATTERN = r"\d:\d\d(:\d\d(\.\d*)?)?\s*([zZ]|[+-]\d\d(:?\d\d)?)$"
 ATTRIBUTES = "attributes"
+# Surrounding spaces, tabs and line breaks are not part of a value.
+BLANKS = "' ' || chr(9) || chr(10) || chr(13)"
 NAIVE_COLUMN = "__naive"
 
 
@@ -86,7 +88,7 @@ def _parse(col: Column, src: pa.DataType | None) -> str:
         return f"TRY_CAST({raw} AS {SQL_TYPES[col.kind]})"
     if not _is_text(src) and col.kind is Kind.BOOL and pa.types.is_boolean(src):
         return raw
-    text = f"NULLIF(TRIM(CAST({raw} AS VARCHAR)), '')"
+    text = f"NULLIF(TRIM(CAST({raw} AS VARCHAR), {BLANKS}), '')"
     match col.kind:
         case Kind.STRING | Kind.JSON:
             return text
@@ -105,7 +107,7 @@ def _present(col: Column, src: pa.DataType | None) -> str:
     if src is None:
         return "FALSE"
     if _is_text(src):
-        return f"NULLIF(TRIM({q(col.name)}), '') IS NOT NULL"
+        return f"NULLIF(TRIM({q(col.name)}, {BLANKS}), '') IS NOT NULL"
     return f"{q(col.name)} IS NOT NULL"
 
 
@@ -207,7 +209,7 @@ def _naive(table: Table, schema: pa.Schema) -> str:
             continue
         src = schema.field(col.name).type
         if _is_text(src):
-            parts.append(f"({_present(col, src)} AND NOT regexp_matches(TRIM({q(col.name)}), "
+            parts.append(f"({_present(col, src)} AND NOT regexp_matches(TRIM({q(col.name)}, {BLANKS}), "
                          f"{lit(OFFSET_PATTERN)}))")
         elif pa.types.is_timestamp(src) and src.tz is None:
             parts.append(f"{q(col.name)} IS NOT NULL")

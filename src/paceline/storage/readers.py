@@ -103,10 +103,12 @@ def _jsonl_header(path: Path) -> list[str]:
         for i, line in enumerate(fh):
             if i >= 1000:
                 break
-            if line.strip():
-                obj = json.loads(line)
-                if isinstance(obj, dict):
-                    names.update(dict.fromkeys(obj))
+            try:
+                obj = json.loads(line) if line.strip() else None
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                continue  # the row is quarantined when the batches are read
+            if isinstance(obj, dict):
+                names.update(dict.fromkeys(obj))
     if not names:
         raise SchemaError(f"{path}: no JSON object in the first lines", fix="write one JSON object per line")
     return list(names)

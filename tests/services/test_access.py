@@ -1,0 +1,179 @@
+"""Users, tokens and the RBAC matrix: every role x every protected action, allow and deny."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from paceline.bootstrap import Workspace
+from paceline.domain.roles import ROLE_ACTIONS, Action, Grant, Role, allowed
+from paceline.errors import AuthenticationError, Conflict, NotFound, PermissionDenied, ValidationError
+from paceline.services.access import Principal, operator
+
+OP = operator()
+PASSWORD = "correct horse battery"
+
+
+def as_role(role: Role, use_case: str | None = None) -> Principal:
+    return Principal(f"someone-{role.value}", (Grant(role, use_case),))
+
+
+# What each protected action does through the library, run as a given principal.
+def _ingest(ws: Workspace, who: Principal, csv: Path) -> None:
+    ws.ingest("people", csv, by=who)
+
+
+def _verify(ws: Workspace, who: Principal, csv: Path) -> None:
+    ws.verify_audit(by=who)
+
+
+def _add_user(ws: Workspace, who: Principal, csv: Path) -> None:
+    with ws.access(who) as a:
+        a.add_user(who, f"new-{who.login}", "reviewer")
+
+
+def _grant(ws: Workspace, who: Principal, csv: Path) -> None:
+    with ws.access(who) as a:
+        a.grant(who, "target", "auditor")
+
+
+def _list(ws: Workspace, who: Principal, csv: Path) -> None:
+    with ws.access(who) as a:
+        a.list_users(who)
+
+
+def _token_for_other(ws: Workspace, who: Principal, csv: Path) -> None:
+    with ws.access(who) as a:
+        a.create_token(who, "target")
+
+
+LIBRARY_ACTIONS: dict[Action, Callable[[Workspace, Principal, Path], None]] = {
+    Action.INGEST: _ingest,
+    Action.AUDIT_VERIFY: _verify,
+    Action.USER_MANAGE: _add_user,
+    Action.USER_READ: _list,
+    Action.TOKEN_CREATE_ANY: _token_for_other,
+}
+
+
+@pytest.fixture(scope="module")
+def shared_ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    ws = Workspace.init(tmp_path_factory.mktemp("rbac") / "ws")
+    with ws.access() as a:
+        a.add_user(OP, "target", "reviewer")
+    return ws
+
+
+@pytest.fixture(scope="module")
+def people_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("csv") / "people.csv"
+    path.write_text("person_id,team\nalice,claims-east\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("role", list(Role), ids=lambda r: r.value)
+@pytest.mark.parametrize("action", list(LIBRARY_ACTIONS), ids=lambda a: a.value)
+def test_rbac_matrix_through_the_library(
+    shared_ws: Workspace, people_csv: Path, role: Role, action: Action
+) -> None:
+    who = as_role(role)
+    run = LIBRARY_ACTIONS[action]
+    if action in ROLE_ACTIONS[role]:
+        run(shared_ws, who, people_csv)
+    else:
+        with pytest.raises(PermissionDenied, match=action.value):
+            run(shared_ws, who, people_csv)
+
+
+@pytest.mark.parametrize("role", list(Role), ids=lambda r: r.value)
+@pytest.mark.parametrize("action", list(Action), ids=lambda a: a.value)
+def test_rbac_matrix_of_the_rule(role: Role, action: Action) -> None:
+    expected = role is Role.ADMIN or action in ROLE_ACTIONS[role]
+    assert allowed([Grant(role)], action) is expected
+    assert as_role(role).can(action) is expected
+
+
+def test_a_use_case_grant_applies_to_that_use_case_only() -> None:
+    scoped = as_role(Role.BUSINESS_OWNER, "claims-triage")
+    assert scoped.can(Action.READ, "claims-triage")
+    assert scoped.can(Action.READ)  # program pages, filtered to what the grant covers
+    assert not scoped.can(Action.READ, "clinical-documentation")
+    assert not as_role(Role.DATA_ENGINEER, "claims-triage").can(Action.INGEST)
+    assert not as_role(Role.ADMIN, "claims-triage").can(Action.USER_MANAGE)
+
+
+def test_the_admin_role_covers_every_action() -> None:
+    assert ROLE_ACTIONS[Role.ADMIN] == frozenset(Action)
+
+
+def test_users_log_in_with_their_password(sqlite_workspace: Workspace) -> None:
+    with sqlite_workspace.access() as a:
+        a.add_user(OP, "ada", "admin", password=PASSWORD)
+    with sqlite_workspace.access() as a:
+        who = a.login("ada", PASSWORD)
+        assert who.login == "ada" and who.can(Action.USER_MANAGE)
+        with pytest.raises(AuthenticationError):
+            a.login("ada", "wrong password!")
+        with pytest.raises(AuthenticationError):
+            a.login("nobody", PASSWORD)
+
+
+def test_tokens_are_shown_once_and_stored_hashed(sqlite_workspace: Workspace) -> None:
+    with sqlite_workspace.access() as a:
+        a.add_user(OP, "bot", "data-engineer")
+        token = a.create_token(OP, "bot", "loader")
+    with sqlite_workspace.access() as a:
+        assert a.authenticate_token(token).login == "bot"
+        with pytest.raises(AuthenticationError):
+            a.authenticate_token(token[:-1] + ("x" if token[-1] != "x" else "y"))
+        with pytest.raises(AuthenticationError):
+            a.authenticate_token("not-a-token")
+    with sqlite_workspace.store.read() as s:
+        stored = s.execute(text("SELECT token_hash FROM api_tokens")).scalar_one()
+    assert token not in stored
+
+
+def test_users_may_create_their_own_token_only(sqlite_workspace: Workspace) -> None:
+    with sqlite_workspace.access() as a:
+        a.add_user(OP, "rita", "reviewer")
+        a.add_user(OP, "sam", "reviewer")
+    rita = Principal("rita", (Grant(Role.REVIEWER),))
+    with sqlite_workspace.access(rita) as a:
+        assert a.create_token(rita, "rita").startswith("pl_")
+        with pytest.raises(PermissionDenied):
+            a.create_token(rita, "sam")
+
+
+@pytest.mark.parametrize(
+    ("login", "role", "password", "error"),
+    [
+        ("bad login!", "admin", None, ValidationError),
+        ("ok", "wizard", None, ValidationError),
+        ("ok", "admin", "short", ValidationError),
+    ],
+)
+def test_bad_user_input_is_named(
+    sqlite_workspace: Workspace, login: str, role: str, password: str | None, error: type[Exception]
+) -> None:
+    with pytest.raises(error), sqlite_workspace.access() as a:
+        a.add_user(OP, login, role, password=password)
+
+
+def test_duplicate_and_unknown_users(sqlite_workspace: Workspace) -> None:
+    with sqlite_workspace.access() as a:
+        a.add_user(OP, "ada", "admin")
+    with pytest.raises(Conflict), sqlite_workspace.access() as a:
+        a.add_user(OP, "ada", "admin")
+    with pytest.raises(NotFound), sqlite_workspace.access() as a:
+        a.grant(OP, "nobody", "admin")
+
+
+def test_grants_are_idempotent_and_scoped(sqlite_workspace: Workspace) -> None:
+    with sqlite_workspace.access() as a:
+        a.add_user(OP, "bo", "business-owner", use_case="claims-triage")
+        a.grant(OP, "bo", "business-owner", use_case="claims-triage")
+        user = a.grant(OP, "bo", "reviewer")
+    assert set(user.grants) == {Grant(Role.BUSINESS_OWNER, "claims-triage"), Grant(Role.REVIEWER)}
