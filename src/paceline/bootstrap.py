@@ -111,9 +111,14 @@ class Workspace:
         for f in files:
             paths.extend([f] if isinstance(f, (str, Path)) else list(f))
         report = ingest_files(
-            self.warehouse, table, paths, secret=self.secret,
-            quarantine_dir=self.settings.quarantine_dir, currency=self.settings.currency,
-            batch_rows=self.settings.ingest_batch_rows, progress=progress,
+            self.warehouse,
+            table,
+            paths,
+            secret=self.secret,
+            quarantine_dir=self.settings.quarantine_dir,
+            currency=self.settings.currency,
+            batch_rows=self.settings.ingest_batch_rows,
+            progress=progress,
         )
         self._record_ingest(report, principal)
         return report
@@ -122,13 +127,19 @@ class Workspace:
         from datetime import UTC, datetime
 
         with self.store.write(principal.actor) as session:
-            session.add(IngestRun(
-                table_name=report.table, files=[Path(f).name for f in report.files],
-                rows_read=report.rows_read, loaded=report.loaded, duplicates=report.duplicates,
-                quarantined=report.quarantined,
-                quarantine_file=Path(report.quarantine_file).name if report.quarantine_file else None,
-                reasons=report.reasons, created_at=datetime.now(UTC),
-            ))
+            session.add(
+                IngestRun(
+                    table_name=report.table,
+                    files=[Path(f).name for f in report.files],
+                    rows_read=report.rows_read,
+                    loaded=report.loaded,
+                    duplicates=report.duplicates,
+                    quarantined=report.quarantined,
+                    quarantine_file=Path(report.quarantine_file).name if report.quarantine_file else None,
+                    reasons=report.reasons,
+                    created_at=datetime.now(UTC),
+                )
+            )
 
     def verify_audit(self, by: Principal | None = None) -> ChainCheck:
         """Walk the audit chain; see :func:`paceline.domain.audit_chain.verify_chain`."""

@@ -61,7 +61,7 @@ def load_settings(home: Path | None = None, **overrides: Any) -> Settings:
     path = base.home / SETTINGS_FILE
     if path.exists():
         file_values = json.loads(path.read_text(encoding="utf-8"))
-    env_names = {k[len("PACELINE_"):].lower() for k in os.environ if k.startswith("PACELINE_")}
+    env_names = {k[len("PACELINE_") :].lower() for k in os.environ if k.startswith("PACELINE_")}
     merged = {k: v for k, v in file_values.items() if k not in env_names and k != "home"}
     merged.update(overrides)
     return base.model_copy(update=merged) if merged else base

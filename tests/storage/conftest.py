@@ -17,8 +17,13 @@ TASK_HEADER = ["event_id", "task_id", "use_case", "person_id", "opened_at", "com
 
 def task_row(i: int, **over: Any) -> dict[str, Any]:
     row: dict[str, Any] = {
-        "event_id": f"e{i}", "task_id": f"t{i}", "use_case": "claims-triage", "person_id": f"emp{i % 7}",
-        "opened_at": "2026-03-02T09:00:00Z", "completed_at": "2026-03-02T10:30:00Z", "ai_assisted": "true",
+        "event_id": f"e{i}",
+        "task_id": f"t{i}",
+        "use_case": "claims-triage",
+        "person_id": f"emp{i % 7}",
+        "opened_at": "2026-03-02T09:00:00Z",
+        "completed_at": "2026-03-02T10:30:00Z",
+        "ai_assisted": "true",
     }
     row.update(over)
     return row

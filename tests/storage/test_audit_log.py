@@ -29,7 +29,10 @@ def test_every_change_is_audited_in_its_transaction(workspace: Workspace) -> Non
     with workspace.store.read() as s:
         rows = s.execute(text("SELECT seq, actor, action, entity FROM audit_entries ORDER BY seq")).all()
     assert [(r.action, r.entity) for r in rows] == [
-        ("create", "users"), ("create", "role_grants"), ("create", "users"), ("create", "role_grants"),
+        ("create", "users"),
+        ("create", "role_grants"),
+        ("create", "users"),
+        ("create", "role_grants"),
     ]
     assert {r.actor for r in rows} == {"cli:operator"}
     assert workspace.verify_audit().to_dict() == {"ok": True, "entries": 4}

@@ -107,7 +107,9 @@ def test_header_only_loads_zero_rows(sqlite_workspace: Workspace, write_csv: Wri
     assert (report.rows_read, report.loaded, report.exit_code) == (0, 0, 0)
 
 
-def test_wrong_format_for_the_extension(sqlite_workspace: Workspace, write_csv: Writer, tmp_path: Path) -> None:
+def test_wrong_format_for_the_extension(
+    sqlite_workspace: Workspace, write_csv: Writer, tmp_path: Path
+) -> None:
     fake = tmp_path / "tasks.parquet"
     fake.write_bytes(write_csv("tasks.csv", [task_row(1)]).read_bytes())
     with pytest.raises(SchemaError, match="not a readable PARQUET file") as err:
@@ -133,7 +135,9 @@ def test_non_utf8_bytes_quarantine_only_their_row(sqlite_workspace: Workspace, t
     good = [",".join(str(v) for v in task_row(i).values()) for i in range(3)]
     bad = ",".join(str(v) for v in task_row(9, person_id="Jos\xe9").values()).encode("latin-1")
     path = tmp_path / "tasks.csv"
-    path.write_bytes("\n".join([header, good[0], good[1]]).encode() + b"\n" + bad + b"\n" + good[2].encode() + b"\n")
+    path.write_bytes(
+        "\n".join([header, good[0], good[1]]).encode() + b"\n" + bad + b"\n" + good[2].encode() + b"\n"
+    )
     report = sqlite_workspace.ingest("task_events", path)
     balanced(report, 4)
     assert (report.loaded, report.quarantined) == (3, 1)
@@ -144,7 +148,9 @@ def test_non_utf8_bytes_quarantine_only_their_row(sqlite_workspace: Workspace, t
 def test_a_one_megabyte_line_loads(sqlite_workspace: Workspace, write_csv: Writer) -> None:
     huge = "x" * (1 << 20)
     rows = [task_row(1), task_row(2, priority=huge), task_row(3)]
-    report = sqlite_workspace.ingest("task_events", write_csv("tasks.csv", rows, header=[*TASK_HEADER, "priority"]))
+    report = sqlite_workspace.ingest(
+        "task_events", write_csv("tasks.csv", rows, header=[*TASK_HEADER, "priority"])
+    )
     balanced(report, 3)
     assert report.loaded == 3
     df = frame(sqlite_workspace, "task_events")
@@ -231,13 +237,18 @@ def test_jsonl_and_parquet_inputs(
     lines = [task_row(1, ai_assisted=True, units=2), task_row(2, ai_assisted=False)]
     report = sqlite_workspace.ingest("task_events", write_jsonl("tasks.jsonl", lines))
     assert report.loaded == 2
-    table = pa.table({
-        "event_id": ["e3", "e4"], "task_id": ["t3", "t4"], "use_case": ["claims-triage"] * 2,
-        "person_id": ["a", "b"],
-        "opened_at": pa.array([datetime(2026, 3, 2, 9), datetime(2026, 3, 2, 9)], pa.timestamp("us")),
-        "completed_at": pa.array([datetime(2026, 3, 2, 10), datetime(2026, 3, 2, 8)], pa.timestamp("us")),
-        "ai_assisted": [True, False], "units": [1.0, 3.0],
-    })
+    table = pa.table(
+        {
+            "event_id": ["e3", "e4"],
+            "task_id": ["t3", "t4"],
+            "use_case": ["claims-triage"] * 2,
+            "person_id": ["a", "b"],
+            "opened_at": pa.array([datetime(2026, 3, 2, 9), datetime(2026, 3, 2, 9)], pa.timestamp("us")),
+            "completed_at": pa.array([datetime(2026, 3, 2, 10), datetime(2026, 3, 2, 8)], pa.timestamp("us")),
+            "ai_assisted": [True, False],
+            "units": [1.0, 3.0],
+        }
+    )
     report = sqlite_workspace.ingest("task_events", write_parquet("tasks.parquet", table))
     balanced(report, 2)
     assert (report.loaded, report.quarantined) == (1, 1)
@@ -247,8 +258,9 @@ def test_jsonl_and_parquet_inputs(
 
 def test_jsonl_lines_that_are_not_objects(sqlite_workspace: Workspace, tmp_path: Path) -> None:
     path = tmp_path / "tasks.jsonl"
-    path.write_text(json.dumps(task_row(1)) + "\n[1, 2]\n{broken\n" + json.dumps(task_row(2)) + "\n",
-                    encoding="utf-8")
+    path.write_text(
+        json.dumps(task_row(1)) + "\n[1, 2]\n{broken\n" + json.dumps(task_row(2)) + "\n", encoding="utf-8"
+    )
     report = sqlite_workspace.ingest("task_events", path)
     balanced(report, 4)
     assert [q["row"] for q in quarantine(report)] == [2, 3]
@@ -257,24 +269,89 @@ def test_jsonl_lines_that_are_not_objects(sqlite_workspace: Workspace, tmp_path:
 @pytest.mark.parametrize(
     ("table", "rows", "reason"),
     [
-        ("survey_responses", [{"response_id": "r1", "survey": "nps", "score": "11",
-                               "responded_at": "2026-03-02"}], "score outside 0..10 for nps"),
-        ("survey_responses", [{"response_id": "r1", "survey": "csat", "score": "0",
-                               "responded_at": "2026-03-02"}], "score outside 1..5 for csat"),
-        ("survey_responses", [{"response_id": "r1", "survey": "nps", "score": "7.5",
-                               "responded_at": "2026-03-02"}], "score of an nps response must be a whole number"),
-        ("usage_events", [{"event_id": "u1", "person_id": "a", "use_case": "x", "occurred_at": "2026-03-02",
-                           "action": "clicked"}], "action not one of session/suggestion_shown/"
-                                                  "suggestion_accepted/suggestion_edited/suggestion_rejected/feedback"),
-        ("assignments", [{"person_id": "a", "use_case": "x", "cohort": "pilot", "eligible_from": "2026-03-02",
-                          "eligible_to": "2026-01-01"}], "eligible_to before eligible_from"),
-        ("labels", [{"prediction_id": "", "task_id": "", "label": "ok", "labeled_at": "2026-03-02",
-                     "source": "review"}], "prediction_id or task_id is required"),
-        ("predictions", [{"prediction_id": "p1", "model": "m", "model_version": "1", "use_case": "x",
-                          "predicted_at": "2026-03-02", "prediction": "a", "features": "[1,2]"}],
-         "features is not a JSON object"),
-        ("costs", [{"use_case": "x", "period_start": "2026-03-01", "period_end": "2026-03-31",
-                    "category": "license", "amount": "12,5"}], "amount is not a number"),
+        (
+            "survey_responses",
+            [{"response_id": "r1", "survey": "nps", "score": "11", "responded_at": "2026-03-02"}],
+            "score outside 0..10 for nps",
+        ),
+        (
+            "survey_responses",
+            [{"response_id": "r1", "survey": "csat", "score": "0", "responded_at": "2026-03-02"}],
+            "score outside 1..5 for csat",
+        ),
+        (
+            "survey_responses",
+            [{"response_id": "r1", "survey": "nps", "score": "7.5", "responded_at": "2026-03-02"}],
+            "score of an nps response must be a whole number",
+        ),
+        (
+            "usage_events",
+            [
+                {
+                    "event_id": "u1",
+                    "person_id": "a",
+                    "use_case": "x",
+                    "occurred_at": "2026-03-02",
+                    "action": "clicked",
+                }
+            ],
+            "action not one of session/suggestion_shown/"
+            "suggestion_accepted/suggestion_edited/suggestion_rejected/feedback",
+        ),
+        (
+            "assignments",
+            [
+                {
+                    "person_id": "a",
+                    "use_case": "x",
+                    "cohort": "pilot",
+                    "eligible_from": "2026-03-02",
+                    "eligible_to": "2026-01-01",
+                }
+            ],
+            "eligible_to before eligible_from",
+        ),
+        (
+            "labels",
+            [
+                {
+                    "prediction_id": "",
+                    "task_id": "",
+                    "label": "ok",
+                    "labeled_at": "2026-03-02",
+                    "source": "review",
+                }
+            ],
+            "prediction_id or task_id is required",
+        ),
+        (
+            "predictions",
+            [
+                {
+                    "prediction_id": "p1",
+                    "model": "m",
+                    "model_version": "1",
+                    "use_case": "x",
+                    "predicted_at": "2026-03-02",
+                    "prediction": "a",
+                    "features": "[1,2]",
+                }
+            ],
+            "features is not a JSON object",
+        ),
+        (
+            "costs",
+            [
+                {
+                    "use_case": "x",
+                    "period_start": "2026-03-01",
+                    "period_end": "2026-03-31",
+                    "category": "license",
+                    "amount": "12,5",
+                }
+            ],
+            "amount is not a number",
+        ),
     ],
 )
 def test_table_specific_rules(
@@ -287,18 +364,50 @@ def test_table_specific_rules(
 def test_every_table_loads_a_good_row(sqlite_workspace: Workspace, write_csv: Writer) -> None:
     good = {
         "people": {"person_id": "a", "team": "east", "role": "adjuster", "hire_date": "2024-05-01"},
-        "assignments": {"person_id": "a", "use_case": "x", "cohort": "pilot", "eligible_from": "2026-01-01",
-                        "ai_enabled_from": "2026-02-01"},
-        "usage_events": {"event_id": "u1", "person_id": "a", "use_case": "x",
-                         "occurred_at": "2026-03-02T10:00:00Z", "action": "Suggestion_Accepted"},
-        "survey_responses": {"response_id": "r1", "survey": "NPS", "score": "9", "responded_at": "2026-03-02"},
-        "predictions": {"prediction_id": "p1", "model": "m", "model_version": "1", "use_case": "x",
-                        "predicted_at": "2026-03-02", "prediction": "route-a", "score": "0.8",
-                        "features": '{"amount": 12}'},
-        "labels": {"prediction_id": "p1", "label": "route-b", "labeled_at": "2026-03-03", "source": "review",
-                   "labeler": "b"},
-        "costs": {"use_case": "x", "period_start": "2026-03-01", "period_end": "2026-03-31",
-                  "category": "compute", "amount": "120.5"},
+        "assignments": {
+            "person_id": "a",
+            "use_case": "x",
+            "cohort": "pilot",
+            "eligible_from": "2026-01-01",
+            "ai_enabled_from": "2026-02-01",
+        },
+        "usage_events": {
+            "event_id": "u1",
+            "person_id": "a",
+            "use_case": "x",
+            "occurred_at": "2026-03-02T10:00:00Z",
+            "action": "Suggestion_Accepted",
+        },
+        "survey_responses": {
+            "response_id": "r1",
+            "survey": "NPS",
+            "score": "9",
+            "responded_at": "2026-03-02",
+        },
+        "predictions": {
+            "prediction_id": "p1",
+            "model": "m",
+            "model_version": "1",
+            "use_case": "x",
+            "predicted_at": "2026-03-02",
+            "prediction": "route-a",
+            "score": "0.8",
+            "features": '{"amount": 12}',
+        },
+        "labels": {
+            "prediction_id": "p1",
+            "label": "route-b",
+            "labeled_at": "2026-03-03",
+            "source": "review",
+            "labeler": "b",
+        },
+        "costs": {
+            "use_case": "x",
+            "period_start": "2026-03-01",
+            "period_end": "2026-03-31",
+            "category": "compute",
+            "amount": "120.5",
+        },
     }
     for table, row in good.items():
         report = sqlite_workspace.ingest(table, write_csv(f"{table}.csv", [row]))

@@ -16,8 +16,17 @@ from paceline.storage.ingest import IngestReport, ingest_files
 from paceline.storage.warehouse import Warehouse
 from tests.storage.conftest import task_row
 
-COLUMNS = ["event_id", "task_id", "use_case", "person_id", "opened_at", "completed_at", "ai_assisted",
-           "automation", "priority"]
+COLUMNS = [
+    "event_id",
+    "task_id",
+    "use_case",
+    "person_id",
+    "opened_at",
+    "completed_at",
+    "ai_assisted",
+    "automation",
+    "priority",
+]
 BREAKERS: dict[str, dict[str, str]] = {
     "bad bool": {"ai_assisted": "perhaps"},
     "bad enum": {"automation": "robot"},
@@ -36,8 +45,9 @@ def run(rows: list[dict[str, Any]], name: str = "tasks.csv") -> tuple[IngestRepo
             writer.writeheader()
             writer.writerows(rows)
         wh = Warehouse(Path(tmp) / "wh")
-        report = ingest_files(wh, "task_events", [path], secret=b"k", quarantine_dir=Path(tmp) / "q",
-                              batch_rows=7)
+        report = ingest_files(
+            wh, "task_events", [path], secret=b"k", quarantine_dir=Path(tmp) / "q", batch_rows=7
+        )
         stored = [r for f in wh.data_files("task_events") for r in pq.read_table(f).to_pylist()]
     return report, stored
 
@@ -72,7 +82,8 @@ def test_text_survives_csv_quoting(value: str) -> None:
 
 
 aware = st.datetimes(
-    min_value=datetime(1990, 1, 1), max_value=datetime(2090, 1, 1),
+    min_value=datetime(1990, 1, 1),
+    max_value=datetime(2090, 1, 1),
     timezones=st.builds(lambda m: timezone(timedelta(minutes=m)), st.integers(-14 * 60, 14 * 60)),
 )
 

@@ -18,6 +18,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from paceline.bootstrap import Workspace
 from paceline.cli.output import emit_json, err, out, table
+from paceline.domain.roles import Grant
 from paceline.errors import PacelineError, UsageError
 
 app = typer.Typer(
@@ -81,9 +82,15 @@ def ingest(
 ) -> None:
     """Load files into a canonical table; bad rows go to a quarantine file."""
     ws = _workspace()
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,} rows"),
-                  TimeElapsedColumn(), console=err, transient=True,
-                  disable=not err.is_terminal) as bar:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:,} rows"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    ) as bar:
         task = bar.add_task(f"ingest {table_name}", total=None)
 
         def progress(done: int, total: int | None) -> None:
@@ -98,12 +105,17 @@ def ingest(
 
 
 def _print_ingest(doc: dict[str, Any]) -> None:
-    table(f"Ingest into {doc['table']}", ["rows read", "loaded", "duplicates", "quarantined"],
-          [[f"{doc[k]:,}" for k in ("rows_read", "loaded", "duplicates", "quarantined")]])
+    table(
+        f"Ingest into {doc['table']}",
+        ["rows read", "loaded", "duplicates", "quarantined"],
+        [[f"{doc[k]:,}" for k in ("rows_read", "loaded", "duplicates", "quarantined")]],
+    )
     if doc["reasons"]:
         table("Quarantined rows by reason", ["reason", "rows"], doc["reasons"].items())
-        out.print(f"Quarantined rows are in {doc['quarantine_file']}: fix them and ingest that file's "
-                  "rows again (rows already loaded are skipped).")
+        out.print(
+            f"Quarantined rows are in {doc['quarantine_file']}: fix them and ingest that file's "
+            "rows again (rows already loaded are skipped)."
+        )
     for notice in doc["notices"]:
         out.print(f"Note: {notice}")
 
@@ -127,8 +139,10 @@ def _read_password(from_stdin: bool) -> str | None:
         return None
     password = sys.stdin.readline().rstrip("\r\n")
     if not password:
-        raise UsageError("--password-stdin was given but standard input was empty",
-                         fix="echo 'a long passphrase' | paceline user add LOGIN --role ROLE --password-stdin")
+        raise UsageError(
+            "--password-stdin was given but standard input was empty",
+            fix="echo 'a long passphrase' | paceline user add LOGIN --role ROLE --password-stdin",
+        )
     return password
 
 
@@ -172,14 +186,19 @@ def user_list(fmt: Fmt = typer.Option(Fmt.table, "--format")) -> None:
 
     with _workspace().access() as access:
         users = access.list_users(operator())
-    rows = [{"login": u.login, "active": u.active,
-             "roles": [{"role": g.role.value, "use_case": g.use_case} for g in u.grants]} for u in users]
+    rows = [{"login": u.login, "active": u.active, "roles": [_grant_doc(g) for g in u.grants]} for u in users]
     if fmt is Fmt.json:
         emit_json({"users": rows})
         return
-    table("Users", ["login", "roles"], [
-        [r["login"], ", ".join(g["role"] + (f" ({g['use_case']})" if g["use_case"] else "")
-                               for g in r["roles"])] for r in rows])
+    table("Users", ["login", "roles"], [[u.login, ", ".join(map(_grant_text, u.grants))] for u in users])
+
+
+def _grant_doc(grant: Grant) -> dict[str, str | None]:
+    return {"role": grant.role.value, "use_case": grant.use_case}
+
+
+def _grant_text(grant: Grant) -> str:
+    return grant.role.value + (f" ({grant.use_case})" if grant.use_case else "")
 
 
 @user_app.command("roles")
@@ -187,8 +206,11 @@ def user_roles() -> None:
     """List the roles and what each may do."""
     from paceline.domain.roles import ROLE_ACTIONS
 
-    table("Roles", ["role", "actions"],
-          [[r.value, ", ".join(sorted(a.value for a in acts))] for r, acts in ROLE_ACTIONS.items()])
+    table(
+        "Roles",
+        ["role", "actions"],
+        [[r.value, ", ".join(sorted(a.value for a in acts))] for r, acts in ROLE_ACTIONS.items()],
+    )
 
 
 @token_app.command("create")

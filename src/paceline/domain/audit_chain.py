@@ -57,9 +57,7 @@ class ChainCheck:
         return out
 
 
-def verify_chain(
-    entries: Iterable[ChainEntry], head: tuple[int, str] | None = None
-) -> ChainCheck:
+def verify_chain(entries: Iterable[ChainEntry], head: tuple[int, str] | None = None) -> ChainCheck:
     """Walk *entries* in stored order and name the first one that breaks the chain.
 
     *head* is the ``(seq, hash)`` recorded as the chain's head; when given, a log

@@ -96,7 +96,11 @@ class AccessService:
         self.repo = repo
 
     def add_user(
-        self, by: Principal, login: str, role: str, use_case: str | None = None,
+        self,
+        by: Principal,
+        login: str,
+        role: str,
+        use_case: str | None = None,
         password: str | None = None,
     ) -> UserRecord:
         by.require(Action.USER_MANAGE)

@@ -41,7 +41,8 @@ class SqlAccessRepository:
             select(RoleGrant).where(
                 RoleGrant.user_id == user_id,
                 RoleGrant.role == grant.role.value,
-                RoleGrant.use_case.is_(None) if grant.use_case is None
+                RoleGrant.use_case.is_(None)
+                if grant.use_case is None
                 else RoleGrant.use_case == grant.use_case,
             )
         ).first()
@@ -49,8 +50,9 @@ class SqlAccessRepository:
             return False
         user = self.session.get(User, user_id)
         assert user is not None
-        user.grants.append(RoleGrant(role=grant.role.value, use_case=grant.use_case,
-                                     created_at=datetime.now(UTC)))
+        user.grants.append(
+            RoleGrant(role=grant.role.value, use_case=grant.use_case, created_at=datetime.now(UTC))
+        )
         self.session.flush()
         return True
 
@@ -58,8 +60,11 @@ class SqlAccessRepository:
         return [_record(u) for u in self.session.scalars(select(User).order_by(User.login))]
 
     def add_token(self, user_id: int, name: str, prefix: str, token_hash: str) -> None:
-        self.session.add(ApiToken(user_id=user_id, name=name, prefix=prefix, token_hash=token_hash,
-                                  created_at=datetime.now(UTC)))
+        self.session.add(
+            ApiToken(
+                user_id=user_id, name=name, prefix=prefix, token_hash=token_hash, created_at=datetime.now(UTC)
+            )
+        )
         self.session.flush()
 
     def find_token(self, prefix: str) -> tuple[str, UserRecord] | None:

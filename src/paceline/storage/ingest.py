@@ -14,6 +14,7 @@ import fcntl
 import json
 import os
 import secrets
+import shutil
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -24,7 +25,6 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from paceline.domain.privacy import pseudonymise
@@ -32,7 +32,7 @@ from paceline.domain.tables import TABLES, Table
 from paceline.errors import SchemaError, UsageError
 from paceline.storage import readers
 from paceline.storage.duck import arrow_table
-from paceline.storage.ingest_sql import NAIVE_COLUMN, BatchQuery, build_query, q
+from paceline.storage.ingest_sql import BatchQuery, build_query, q
 from paceline.storage.warehouse import INGEST_ID, KEY, ROW, Warehouse, key_column, stored_schema
 
 Progress = Callable[[int, int | None], None]
@@ -77,9 +77,7 @@ def resolve_table(name: str) -> Table:
     try:
         return TABLES[name]
     except KeyError:
-        raise UsageError(
-            f"unknown table {name!r}", fix=f"use one of: {', '.join(TABLES)}"
-        ) from None
+        raise UsageError(f"unknown table {name!r}", fix=f"use one of: {', '.join(TABLES)}") from None
 
 
 def check_header(table: Table, path: Path, names: Sequence[str]) -> None:
@@ -88,9 +86,7 @@ def check_header(table: Table, path: Path, names: Sequence[str]) -> None:
     missing = [c for c in table.required_names if c not in present]
     missing += [" or ".join(g) for g in table.one_of_required if not present.intersection(g)]
     if missing:
-        expected = ", ".join(
-            f"{c.name}{'' if c.required else ' (optional)'}" for c in table.columns
-        )
+        expected = ", ".join(f"{c.name}{'' if c.required else ' (optional)'}" for c in table.columns)
         raise SchemaError(
             f"{path}: required column{'s' if len(missing) > 1 else ''} missing: "
             f"{', '.join(missing)}. Table {table.name} expects: {expected}",
@@ -120,14 +116,19 @@ class _Quarantine:
         self.reasons: Counter[str] = Counter()
         self._fh: Any = None
 
-    def add(self, file: str, row: int, column: str | None, value: Any, reason: str,
-            record: Any) -> None:
+    def add(self, file: str, row: int, column: str | None, value: Any, reason: str, record: Any) -> None:
         if self._fh is None:
             self.folder.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             self._fh = os.fdopen(fd, "w", encoding="utf-8")
-        line = {"file": file, "row": row, "column": column, "value": value, "reason": reason,
-                "record": record}
+        line = {
+            "file": file,
+            "row": row,
+            "column": column,
+            "value": value,
+            "reason": reason,
+            "record": record,
+        }
         self._fh.write(json.dumps(line, default=str, ensure_ascii=False) + "\n")
         self.reasons[reason] += 1
 
@@ -142,158 +143,251 @@ class _Quarantine:
         return str(self.path)
 
 
-class _Pseudonymiser:
-    """HMAC person ids once per distinct value (a file has few people, many rows)."""
+class _Pseudonyms:
+    """HMAC each distinct person id once, into a DuckDB lookup table ``pseudonyms``."""
 
-    def __init__(self, secret: bytes, keep: Sequence[str]) -> None:
-        self.secret = secret
-        self.keep = set(keep)
-        self.cache: dict[str, str] = {}
+    def __init__(self, con: duckdb.DuckDBPyConnection, secret: bytes, keep: Sequence[str]) -> None:
+        self.con, self.secret, self.keep = con, secret, set(keep)
+        self.known: set[str] = set()
+        con.execute("CREATE TABLE pseudonyms (raw VARCHAR PRIMARY KEY, pseudo VARCHAR)")
 
-    def column(self, values: pa.ChunkedArray) -> pa.Array:
-        encoded = pc.dictionary_encode(values).combine_chunks()
-        uniques = encoded.dictionary.to_pylist()
-        mapped = [self._one(v) for v in uniques]
-        return pc.take(pa.array(mapped, pa.string()), encoded.indices)
-
-    def _one(self, value: str | None) -> str | None:
-        if value is None or value in self.keep:
-            return value
-        hit = self.cache.get(value)
-        if hit is None:
-            hit = self.cache[value] = pseudonymise(self.secret, value)
-        return hit
+    def add(self, values: Sequence[str]) -> None:
+        fresh = [v for v in values if v not in self.known]
+        if not fresh:
+            return
+        mapped = [v if v in self.keep else pseudonymise(self.secret, v) for v in fresh]
+        self.con.register("fresh_pseudonyms", pa.table({"raw": fresh, "pseudo": mapped}))
+        self.con.execute("INSERT INTO pseudonyms SELECT raw, pseudo FROM fresh_pseudonyms")
+        self.con.unregister("fresh_pseudonyms")
+        self.known.update(fresh)
 
 
 class _Loader:
-    """State of one ingest call: the DuckDB session, the writer and the counters."""
+    """State of one ingest call: a DuckDB session, the files it wrote, the counters.
 
-    def __init__(self, warehouse: Warehouse, table: Table, secret: bytes, currency: str,
-                 quarantine_dir: Path, stamp: str) -> None:
+    Each input file becomes a relation with a ``__row`` column (Parquet is read in
+    place with its row numbers; CSV and JSON Lines are staged to Parquet batch by
+    batch). DuckDB then makes three passes: the distinct person ids, the rows that
+    break a rule, the ids seen twice; and one ``COPY`` writes the good, new rows.
+    """
+
+    def __init__(
+        self,
+        warehouse: Warehouse,
+        table: Table,
+        secret: bytes,
+        currency: str,
+        quarantine_dir: Path,
+        stamp: str,
+        memory_limit: str = "1GB",
+    ) -> None:
         self.table, self.currency = table, currency
         self.folder = warehouse.table_dir(table.name)
         self.schema = stored_schema(table)
         self.key = key_column(table)
         self.ingest_id = stamp
-        self.con = duckdb.connect(config={"threads": max(os.cpu_count() or 1, 1)})
+        self.work = self.folder / f".ingest-{stamp}"
+        self.work.mkdir(parents=True)
+        self.con = duckdb.connect(
+            config={"memory_limit": memory_limit, "temp_directory": str(self.work / "spill")}
+        )
         self.con.execute("SET TimeZone = 'UTC'")
-        self.con.execute("SET preserve_insertion_order = true")
-        self._load_seen(warehouse)
-        self.pseudo = _Pseudonymiser(secret, table.keep_literal_person_ids)
+        self.existing = [str(f) for f in warehouse.data_files(table.name)]
+        self.pseudonyms = _Pseudonyms(self.con, secret, table.keep_literal_person_ids)
         self.quarantine = _Quarantine(quarantine_dir, table.name, stamp)
-        self.tmp = self.folder / f".part-{stamp}.parquet.tmp"
-        self.writer: pq.ParquetWriter | None = None
+        self.written: list[Path] = []
         self.loaded = self.duplicates = self.read = self.naive = 0
 
-    def _load_seen(self, warehouse: Warehouse) -> None:
-        files = warehouse.data_files(self.table.name)
-        self.con.execute("CREATE TABLE seen (k VARCHAR)")
-        if files:
-            listing = ", ".join(f"'{f}'" for f in files)
-            self.con.execute(f"INSERT INTO seen SELECT {q(self.key)} FROM read_parquet([{listing}])")
+    def load_file(self, index: int, path: Path, fmt: str, batch_rows: int, progress: Progress | None) -> None:
+        relation, schema, rows = self._relation(index, path, fmt, batch_rows, progress)
+        self.read += rows
+        if rows == 0 or schema is None:
+            return
+        query = build_query(self.table, schema, relation, self.currency, trim=fmt != "parquet")
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW checked AS {query.sql}")
+        self._map_people()
+        good, naive = self._quarantine_rows(str(path), relation, query)
+        self.naive += naive
+        written = self._write_new(index)
+        self.loaded += written
+        self.duplicates += good - written
+        if progress:
+            progress(self.read, None)
 
-    def load_file(self, path: Path, fmt: str, batch_rows: int, progress: Progress | None) -> None:
-        total = readers.count_rows(path, fmt)
-        for batch in readers.iter_batches(path, fmt, batch_rows):
+    def _relation(
+        self, index: int, path: Path, fmt: str, batch_rows: int, progress: Progress | None
+    ) -> tuple[str, pa.Schema | None, int]:
+        """SQL for the file's rows with ``__row``, its raw schema, and the rows read."""
+        if fmt == "parquet":
+            schema = pq.ParquetFile(path).schema_arrow
+            rows = pq.ParquetFile(path).metadata.num_rows
+            relation = (
+                f"(SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS {readers.ROW_COLUMN} "
+                f"FROM read_parquet({_lit(path)}, file_row_number = true))"
+            )
+            return relation, schema.append(pa.field(readers.ROW_COLUMN, pa.int64())), rows
+        staged: list[str] = []
+        rows = 0
+        for n, batch in enumerate(readers.iter_batches(path, fmt, batch_rows)):
             for bad in batch.rejected:
                 self.quarantine.add(str(path), bad.row, bad.column, bad.value, bad.reason, bad.record)
-            self.read += len(batch.rejected) + batch.data.num_rows
+            rows += len(batch.rejected) + batch.data.num_rows
             if batch.data.num_rows:
-                self._load_batch(str(path), batch.data)
+                target = self.work / f"stage-{index}-{n}.parquet"
+                pq.write_table(batch.data, target, compression="none")
+                staged.append(str(target))
             if progress:
-                progress(self.read, total)
+                progress(self.read + rows, None)
+        if not staged:
+            return "", None, rows
+        listing = ", ".join(_lit(s) for s in staged)
+        relation = f"(SELECT * FROM read_parquet([{listing}], union_by_name = true))"
+        schema = arrow_table(self.con.execute(f"SELECT * FROM {relation} LIMIT 0")).schema
+        return relation, schema, rows
 
-    def _load_batch(self, file: str, raw: pa.Table) -> None:
-        query = build_query(self.table, raw.schema, "raw_batch", self.currency)
-        self.con.register("raw_batch", raw)
-        result = arrow_table(self.con.execute(query.sql))
-        self.con.unregister("raw_batch")
-        checks = result.column("__check")
-        self._quarantine_rows(file, raw, result, checks, query)
-        good = result.filter(pc.equal(checks, 0))
-        self.naive += pc.sum(good.column(NAIVE_COLUMN)).as_py() or 0
-        good = good.drop_columns(["__check", NAIVE_COLUMN])
+    def _map_people(self) -> None:
         for name in self.table.pseudonymised_names:
-            good = good.set_column(good.schema.get_field_index(name), name,
-                                   self.pseudo.column(good.column(name)))
-        fresh = self._drop_seen(good)
-        self.duplicates += good.num_rows - fresh.num_rows
-        self._write(fresh)
+            values = self.con.execute(
+                f"SELECT DISTINCT {q(name)} FROM checked WHERE {q(name)} IS NOT NULL"
+            ).fetchall()
+            self.pseudonyms.add([v[0] for v in values])
 
-    def _quarantine_rows(self, file: str, raw: pa.Table, result: pa.Table, checks: pa.ChunkedArray,
-                         query: BatchQuery) -> None:
-        bad_idx = pc.indices_nonzero(pc.greater(checks, 0)).to_pylist()
-        if not bad_idx:
-            return
-        rows = result.column(readers.ROW_COLUMN)
-        names = [n for n in raw.column_names if n != readers.ROW_COLUMN]
-        for i in bad_idx:
-            check = query.checks[checks[i].as_py() - 1]
-            record = {n: _plain(raw.column(n)[i].as_py()) for n in names}
+    def _quarantine_rows(self, file: str, relation: str, query: BatchQuery) -> tuple[int, int]:
+        """Quarantine the rows that broke a rule; return the good rows and naive-time rows.
+
+        One scan: the bad rows come back as two lists (short, unless the file is bad).
+        """
+        row = self.con.execute(f"""
+            SELECT list({readers.ROW_COLUMN} ORDER BY {readers.ROW_COLUMN}) FILTER (WHERE __check > 0),
+                   list(__check ORDER BY {readers.ROW_COLUMN}) FILTER (WHERE __check > 0),
+                   count(*) FILTER (WHERE __check = 0),
+                   count(*) FILTER (WHERE __check = 0 AND __naive)
+            FROM checked
+        """).fetchone()
+        assert row is not None
+        bad_rows, bad_checks, good, naive = row[0] or [], row[1] or [], int(row[2]), int(row[3])
+        if not bad_rows:
+            return good, naive
+        self.con.register("bad_rows", pa.table({"r": pa.array(bad_rows, pa.int64())}))
+        records = arrow_table(
+            self.con.execute(
+                f"SELECT * FROM {relation} WHERE {readers.ROW_COLUMN} IN (SELECT r FROM bad_rows) "
+                f"ORDER BY {readers.ROW_COLUMN}"
+            )
+        ).to_pylist()
+        self.con.unregister("bad_rows")
+        for row_no, check_no, record in zip(bad_rows, bad_checks, records, strict=True):
+            check = query.checks[check_no - 1]
+            record.pop(readers.ROW_COLUMN, None)
+            record = {k: _plain(v) for k, v in record.items()}
             value = record.get(check.column) if check.column else None
-            self.quarantine.add(file, rows[i].as_py(), check.column, value, check.reason, record)
+            self.quarantine.add(file, row_no, check.column, value, check.reason, record)
+        return good, naive
 
-    def _drop_seen(self, good: pa.Table) -> pa.Table:
-        if self.key == KEY:
-            good = good.append_column(KEY, _row_keys(good, self.table))
-        self.con.register("good", good)
-        fresh = arrow_table(self.con.execute(f"""
-            WITH hits AS (SELECT k FROM seen WHERE k IN (SELECT {q(self.key)} FROM good))
-            SELECT * FROM good
-            WHERE {q(self.key)} NOT IN (SELECT k FROM hits)
-            QUALIFY row_number() OVER (PARTITION BY {q(self.key)} ORDER BY {readers.ROW_COLUMN}) = 1
-        """))
-        self.con.unregister("good")
-        self.con.register("fresh", fresh)
-        self.con.execute(f"INSERT INTO seen SELECT {q(self.key)} FROM fresh")
-        self.con.unregister("fresh")
-        return fresh
-
-    def _write(self, fresh: pa.Table) -> None:
-        if not fresh.num_rows:
-            return
-        fresh = fresh.rename_columns([ROW if n == readers.ROW_COLUMN else n for n in fresh.column_names])
-        fresh = fresh.append_column(INGEST_ID, pa.repeat(pa.scalar(self.ingest_id), fresh.num_rows))
-        fresh = fresh.select(self.schema.names).cast(self.schema)
-        if self.writer is None:
-            self.writer = pq.ParquetWriter(self.tmp, self.schema, compression="zstd")
-        self.writer.write_table(fresh, row_group_size=1 << 20)
-        self.loaded += fresh.num_rows
+    def _write_new(self, index: int) -> int:
+        """COPY the good rows whose identity is new into a pending file; return their count."""
+        key_sql = q(self.key) if self.key != KEY else _row_key_sql(self.table)
+        people = list(self.table.pseudonymised_names)
+        joins = " ".join(f"LEFT JOIN pseudonyms ps{i} ON ps{i}.raw = c.{q(n)}" for i, n in enumerate(people))
+        cols = []
+        for name in self.schema.names:
+            if name in people:
+                cols.append(f"ps{people.index(name)}.pseudo AS {q(name)}")
+            elif name == ROW:
+                cols.append(f"c.{readers.ROW_COLUMN} AS {ROW}")
+            elif name == INGEST_ID:
+                cols.append(f"{_lit(self.ingest_id)} AS {INGEST_ID}")
+            elif name == KEY:
+                cols.append(f"c.__key AS {KEY}")
+            else:
+                cols.append(f"CAST(c.{q(name)} AS {_duck_type(self.schema.field(name).type)}) AS {q(name)}")
+        keyed = f"(SELECT *, {key_sql} AS __key FROM checked WHERE __check = 0)"
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW keyed AS SELECT * FROM {keyed}")
+        self.con.execute(
+            "CREATE OR REPLACE TEMP TABLE repeats AS SELECT __key, min("
+            f"{readers.ROW_COLUMN}) AS first_row FROM keyed GROUP BY __key HAVING count(*) > 1"
+        )
+        prior = self.existing + [str(p) for p in self.written]
+        seen = (
+            (
+                f"AND NOT EXISTS (SELECT 1 FROM read_parquet([{', '.join(map(_lit, prior))}]) s "
+                f"WHERE s.{q(self.key)} = c.__key)"
+            )
+            if prior
+            else ""
+        )
+        target = self.work / f"part-{index}.parquet"
+        self.con.execute(f"""
+            COPY (
+                SELECT {", ".join(cols)} FROM keyed c {joins}
+                WHERE NOT EXISTS (SELECT 1 FROM repeats r WHERE r.__key = c.__key
+                                  AND r.first_row <> c.{readers.ROW_COLUMN}) {seen}
+            ) TO {_lit(target)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 1000000)
+        """)
+        written = pq.ParquetFile(target).metadata.num_rows
+        if written:
+            self.written.append(target)
+        else:
+            target.unlink()
+        return written
 
     def finish(self) -> str | None:
-        """Publish the new file (if any rows loaded) and close the quarantine."""
-        if self.writer is not None:
-            self.writer.close()
-            os.replace(self.tmp, self.folder / f"part-{self.ingest_id}.parquet")
+        """Publish the new files (each atomically) and close the quarantine."""
         self.con.close()
+        for n, part in enumerate(self.written):
+            os.replace(part, self.folder / f"part-{self.ingest_id}-{n}.parquet")
+        shutil.rmtree(self.work, ignore_errors=True)
         return self.quarantine.close()
 
     def abort(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-        self.tmp.unlink(missing_ok=True)
         self.con.close()
+        shutil.rmtree(self.work, ignore_errors=True)
         partial = self.quarantine.close()
         if partial:
             Path(partial).unlink(missing_ok=True)
+
+
+def _lit(value: object) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _duck_type(t: pa.DataType) -> str:
+    if pa.types.is_timestamp(t):
+        return "TIMESTAMPTZ"
+    if pa.types.is_date(t):
+        return "DATE"
+    if pa.types.is_floating(t):
+        return "DOUBLE"
+    if pa.types.is_boolean(t):
+        return "BOOLEAN"
+    if pa.types.is_integer(t):
+        return "BIGINT"
+    return "VARCHAR"
 
 
 def _plain(value: Any) -> Any:
     return value.isoformat() if hasattr(value, "isoformat") else value
 
 
-def _row_keys(good: pa.Table, table: Table) -> pa.Array:
-    """A stable hash of every canonical column, for tables without an id."""
-    con = duckdb.connect()
-    con.register("g", good.select(list(table.column_names)))
-    # Length-prefixed values: no two different rows can encode to the same string.
-    parts = ", ".join(
-        f"COALESCE(length(CAST({q(c)} AS VARCHAR)) || ':' || CAST({q(c)} AS VARCHAR), '-')"
-        for c in table.column_names
-    )
-    keys = arrow_table(con.execute(f"SELECT md5(concat_ws(',', {parts})) AS k FROM g"))
-    con.close()
-    return keys.column("k").combine_chunks()
+def _row_key_sql(table: Table) -> str:
+    """A stable hash of every canonical column (after pseudonymisation), for tables without an id.
+
+    Length-prefixed values: no two different rows encode to the same string.
+    """
+    people = set(table.pseudonymised_names)
+    parts = []
+    for c in table.column_names:
+        value = (
+            f"(SELECT pseudo FROM pseudonyms WHERE raw = CAST({q(c)} AS VARCHAR))"
+            if c in people
+            else f"CAST({q(c)} AS VARCHAR)"
+        )
+        parts.append(f"COALESCE(length({value}) || ':' || {value}, '-')")
+    return f"md5(concat_ws(',', {', '.join(parts)}))"
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
 
 
 def new_ingest_id() -> str:
@@ -327,19 +421,20 @@ def ingest_files(
     with table_lock(warehouse.table_dir(table.name)):
         loader = _Loader(warehouse, table, secret, currency, quarantine_dir, new_ingest_id())
         try:
-            for path, fmt in zip(files, formats, strict=True):
-                loader.load_file(path, fmt, batch_rows, progress)
-        except (pa.ArrowInvalid, OSError) as exc:
+            for index, (path, fmt) in enumerate(zip(files, formats, strict=True)):
+                loader.load_file(index, path, fmt, batch_rows, progress)
+        except (pa.ArrowInvalid, OSError, duckdb.IOException, duckdb.InvalidInputException) as exc:
             loader.abort()
             raise SchemaError(
-                f"{path}: could not be read past row {loader.read} ({str(exc).splitlines()[0][:200]})",
+                f"{path}: could not be read past row {loader.read} ({_first_line(exc)})",
                 fix="check the file is complete and in the format its name says; nothing was loaded",
             ) from exc
         except BaseException:
             loader.abort()
             raise
         report.quarantine_file = loader.finish()
-    report.rows_read, report.loaded, report.duplicates = loader.read, loader.loaded, loader.duplicates
+    report.rows_read, report.loaded = loader.read, loader.loaded
+    report.duplicates = loader.duplicates
     report.quarantined = loader.quarantine.count
     report.reasons = dict(loader.quarantine.reasons)
     if loader.naive:

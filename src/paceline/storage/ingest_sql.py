@@ -33,8 +33,13 @@ ARROW_TYPES: dict[Kind, pa.DataType] = {
     Kind.DATE: pa.date32(),
 }
 SQL_TYPES = {
-    Kind.STRING: "VARCHAR", Kind.ENUM: "VARCHAR", Kind.JSON: "VARCHAR", Kind.FLOAT: "DOUBLE",
-    Kind.BOOL: "BOOLEAN", Kind.TIMESTAMP: "TIMESTAMPTZ", Kind.DATE: "DATE",
+    Kind.STRING: "VARCHAR",
+    Kind.ENUM: "VARCHAR",
+    Kind.JSON: "VARCHAR",
+    Kind.FLOAT: "DOUBLE",
+    Kind.BOOL: "BOOLEAN",
+    Kind.TIMESTAMP: "TIMESTAMPTZ",
+    Kind.DATE: "DATE",
 }
 KIND_WORDS = {
     Kind.FLOAT: "is not a number",
@@ -79,7 +84,16 @@ def _is_text(t: pa.DataType | None) -> bool:
     return t is not None and (pa.types.is_string(t) or pa.types.is_large_string(t))
 
 
-def _parse(col: Column, src: pa.DataType | None) -> str:
+TEXT_KINDS = (Kind.STRING, Kind.ENUM, Kind.JSON)
+
+
+def _text(raw: str, trim: bool) -> str:
+    """The cell as text, NULL when empty (and, for text formats, surrounding blanks removed)."""
+    value = f"CAST({raw} AS VARCHAR)"
+    return f"NULLIF(TRIM({value}, {BLANKS}), '')" if trim else f"NULLIF({value}, '')"
+
+
+def _parse(col: Column, src: pa.DataType | None, trim: bool) -> str:
     """SQL turning the raw column into its canonical type (NULL when it does not parse)."""
     if src is None:
         return f"CAST(NULL AS {SQL_TYPES[col.kind]})"
@@ -88,7 +102,7 @@ def _parse(col: Column, src: pa.DataType | None) -> str:
         return f"TRY_CAST({raw} AS {SQL_TYPES[col.kind]})"
     if not _is_text(src) and col.kind is Kind.BOOL and pa.types.is_boolean(src):
         return raw
-    text = f"NULLIF(TRIM(CAST({raw} AS VARCHAR), {BLANKS}), '')"
+    text = _text(raw, trim or col.kind not in TEXT_KINDS)
     match col.kind:
         case Kind.STRING | Kind.JSON:
             return text
@@ -102,16 +116,24 @@ def _parse(col: Column, src: pa.DataType | None) -> str:
             return f"TRY_CAST({text} AS {SQL_TYPES[col.kind]})"
 
 
-def _present(col: Column, src: pa.DataType | None) -> str:
-    """SQL true when the raw cell holds something (not null, not blank)."""
+def _present(col: Column, src: pa.DataType | None) -> str | None:
+    """SQL true when the raw cell holds something (not null, not blank).
+
+    ``None`` for text kinds, whose parsed value is already NULL exactly when the
+    cell is blank; computing it once saves a string scan per column.
+    """
+    if col.kind in TEXT_KINDS:
+        return None
     if src is None:
         return "FALSE"
     if _is_text(src):
-        return f"NULLIF(TRIM({q(col.name)}, {BLANKS}), '') IS NOT NULL"
+        return f"{_text(q(col.name), True)} IS NOT NULL"
     return f"{q(col.name)} IS NOT NULL"
 
 
 def _present_ref(col: Column) -> str:
+    if col.kind in TEXT_KINDS:
+        return f"(p.{q(col.name)} IS NOT NULL)"
     return f"p.{q('__present_' + col.name)}"
 
 
@@ -126,13 +148,17 @@ def _column_checks(col: Column) -> list[Check]:
         if col.kind is Kind.FLOAT:
             broken = f"({broken}) OR (p.{name} IS NOT NULL AND NOT isfinite(p.{name}))"
         if col.kind is Kind.JSON:
-            broken = (f"p.{name} IS NOT NULL AND (NOT json_valid(p.{name}) "
-                      f"OR json_type(p.{name}) <> 'OBJECT')")
+            broken = f"p.{name} IS NOT NULL AND (NOT json_valid(p.{name}) OR json_type(p.{name}) <> 'OBJECT')"
         checks.append(Check(col.name, f"{col.name} {KIND_WORDS[col.kind]}", broken))
     if col.kind is Kind.ENUM:
         allowed = ", ".join(map(lit, col.choices))
-        checks.append(Check(col.name, f"{col.name} not one of {'/'.join(col.choices)}",
-                            f"p.{name} IS NOT NULL AND p.{name} NOT IN ({allowed})"))
+        checks.append(
+            Check(
+                col.name,
+                f"{col.name} not one of {'/'.join(col.choices)}",
+                f"p.{name} IS NOT NULL AND p.{name} NOT IN ({allowed})",
+            )
+        )
     if col.minimum is not None or col.maximum is not None:
         lo = "-inf" if col.minimum is None else f"{col.minimum:g}"
         hi = "inf" if col.maximum is None else f"{col.maximum:g}"
@@ -147,16 +173,25 @@ def _column_checks(col: Column) -> list[Check]:
 
 def _table_checks(table: Table) -> list[Check]:
     checks = [
-        Check(None, f"{' or '.join(group)} is required",
-              " AND ".join(f"p.{q(c)} IS NULL" for c in group))
+        Check(None, f"{' or '.join(group)} is required", " AND ".join(f"p.{q(c)} IS NULL" for c in group))
         for group in table.one_of_required
     ]
     if table.name == "survey_responses":
         for survey, (lo, hi) in SURVEY_SCALES.items():
-            checks.append(Check("score", f"score outside {lo:g}..{hi:g} for {survey}",
-                                f"p.survey = {lit(survey)} AND (p.score < {lo} OR p.score > {hi})"))
-        checks.append(Check("score", "score of an nps response must be a whole number",
-                            "p.survey = 'nps' AND p.score <> floor(p.score)"))
+            checks.append(
+                Check(
+                    "score",
+                    f"score outside {lo:g}..{hi:g} for {survey}",
+                    f"p.survey = {lit(survey)} AND (p.score < {lo} OR p.score > {hi})",
+                )
+            )
+        checks.append(
+            Check(
+                "score",
+                "score of an nps response must be a whole number",
+                "p.survey = 'nps' AND p.score <> floor(p.score)",
+            )
+        )
     return checks
 
 
@@ -194,8 +229,7 @@ def _derived(table: Table, col: Column, settings_currency: str) -> str:
     """The stored value of *col*, with its default applied."""
     if table.name == "task_events" and col.name == "effort_seconds":
         started = _defaulted(table, "started_at")
-        return (f"COALESCE(p.effort_seconds, "
-                f"(epoch_us(p.completed_at) - epoch_us({started})) / 1e6)")
+        return f"COALESCE(p.effort_seconds, (epoch_us(p.completed_at) - epoch_us({started})) / 1e6)"
     if table.name == "costs" and col.name == "currency":
         return f"COALESCE(UPPER(p.currency), {lit(settings_currency)})"
     return _defaulted(table, col.name)
@@ -209,41 +243,53 @@ def _naive(table: Table, schema: pa.Schema) -> str:
             continue
         src = schema.field(col.name).type
         if _is_text(src):
-            parts.append(f"({_present(col, src)} AND NOT regexp_matches(TRIM({q(col.name)}, {BLANKS}), "
-                         f"{lit(OFFSET_PATTERN)}))")
+            parts.append(
+                f"({_present(col, src)} AND NOT regexp_matches(TRIM({q(col.name)}, {BLANKS}), "
+                f"{lit(OFFSET_PATTERN)}))"
+            )
         elif pa.types.is_timestamp(src) and src.tz is None:
             parts.append(f"{q(col.name)} IS NOT NULL")
     return " OR ".join(parts) if parts else "FALSE"
 
 
-def build_query(table: Table, schema: pa.Schema, source: str, currency: str) -> BatchQuery:
-    """The query over the registered relation *source* with the raw *schema*."""
+def build_query(table: Table, schema: pa.Schema, source: str, currency: str, trim: bool = True) -> BatchQuery:
+    """The query over the relation *source* with the raw *schema*.
+
+    *trim* removes surrounding blanks from text cells (CSV and JSON Lines); typed
+    Parquet strings are taken as stored, empty strings still counting as missing.
+    """
     known = set(table.column_names)
     extras = [n for n in schema.names if n not in known and n != ROW_COLUMN]
     parsed = [
-        f"{_parse(c, schema.field(c.name).type if c.name in schema.names else None)} AS {q(c.name)}"
+        f"{_parse(c, schema.field(c.name).type if c.name in schema.names else None, trim)} AS {q(c.name)}"
         for c in table.columns
     ]
-    types = {c.name: (schema.field(c.name).type if c.name in schema.names else None)
-             for c in table.columns}
-    present = [f"({_present(c, types[c.name])}) AS {q('__present_' + c.name)}" for c in table.columns]
+    types = {c.name: (schema.field(c.name).type if c.name in schema.names else None) for c in table.columns}
+    present = [
+        f"({sql}) AS {q('__present_' + c.name)}"
+        for c in table.columns
+        if (sql := _present(c, types[c.name])) is not None
+    ]
     checks: list[Check] = []
     for col in table.columns:
         checks.extend(_column_checks(col))
     checks.extend(_table_checks(table))
     checks.extend(_ordering_checks(table))
     case = " ".join(f"WHEN {c.sql} THEN {i}" for i, c in enumerate(checks, start=1))
-    attrs = ("CAST(NULL AS VARCHAR)" if not extras else
-             "CAST(json_object(" + ", ".join(f"{lit(e)}, {q(e)}" for e in extras) + ") AS VARCHAR)")
+    attrs = (
+        "CAST(NULL AS VARCHAR)"
+        if not extras
+        else "CAST(json_object(" + ", ".join(f"{lit(e)}, {q(e)}" for e in extras) + ") AS VARCHAR)"
+    )
     out_cols = [f"{_derived(table, c, currency)} AS {q(c.name)}" for c in table.columns]
     check_sql = f"CASE {case} ELSE 0 END" if checks else "0"
     sql = f"""
         WITH p AS (
-            SELECT {ROW_COLUMN}, {', '.join(parsed)}, {', '.join(present)},
+            SELECT {ROW_COLUMN}, {", ".join(parsed + present)},
                    {attrs} AS {ATTRIBUTES}, ({_naive(table, schema)}) AS {NAIVE_COLUMN}
             FROM {source}
         )
-        SELECT {ROW_COLUMN}, {', '.join(out_cols)}, {ATTRIBUTES}, {NAIVE_COLUMN},
+        SELECT {ROW_COLUMN}, {", ".join(out_cols)}, {ATTRIBUTES}, {NAIVE_COLUMN},
                {check_sql} AS __check
         FROM p
     """

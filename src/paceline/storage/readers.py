@@ -88,8 +88,10 @@ def _csv_header(path: Path) -> list[str]:
     with path.open("rb") as fh:
         first = fh.readline(CSV_BLOCK_BYTES)
     if b"\x00" in first:
-        raise SchemaError(f"{path}: the header row holds NUL bytes; this is not a text CSV file",
-                          fix="check the file really is CSV, or rename it to its real format")
+        raise SchemaError(
+            f"{path}: the header row holds NUL bytes; this is not a text CSV file",
+            fix="check the file really is CSV, or rename it to its real format",
+        )
     text = first.decode("utf-8-sig").rstrip("\r\n")
     names = [n.strip().strip('"') for n in text.split(delimiter)]
     if not any(names):
@@ -223,10 +225,18 @@ def _decode_utf8(table: pa.Table, rows: np.ndarray) -> tuple[pa.Table, list[Reje
             except UnicodeDecodeError:
                 if i not in bad_idx:
                     bad_idx.add(i)
-                    bad.append(RejectedRow(int(rows[i]), name, cell.decode("utf-8", "replace"),
-                                           f"{name} is not valid UTF-8 text",
-                                           {k: table.column(k)[i].as_py().decode("utf-8", "replace")
-                                            for k in table.column_names}))
+                    bad.append(
+                        RejectedRow(
+                            int(rows[i]),
+                            name,
+                            cell.decode("utf-8", "replace"),
+                            f"{name} is not valid UTF-8 text",
+                            {
+                                k: table.column(k)[i].as_py().decode("utf-8", "replace")
+                                for k in table.column_names
+                            },
+                        )
+                    )
     keep = [i for i in range(table.num_rows) if i not in bad_idx]
     kept = table.take(pa.array(keep, pa.int64()))
     return kept.cast(pa.schema([(n, pa.string()) for n in kept.column_names])), bad
@@ -249,7 +259,10 @@ def _jsonl_batches(path: Path, batch_rows: int) -> Iterator[Batch]:
 
 
 def _jsonl_row(
-    line: bytes, number: int, columns: dict[str, list[str | None]], rows: list[int],
+    line: bytes,
+    number: int,
+    columns: dict[str, list[str | None]],
+    rows: list[int],
     rejected: list[RejectedRow],
 ) -> None:
     try:
@@ -279,8 +292,6 @@ def _as_text(value: Any) -> str | None:
     return str(value)
 
 
-def _jsonl_batch(
-    columns: dict[str, list[str | None]], rows: list[int], rejected: list[RejectedRow]
-) -> Batch:
+def _jsonl_batch(columns: dict[str, list[str | None]], rows: list[int], rejected: list[RejectedRow]) -> Batch:
     table = pa.table({n: pa.array(v, pa.string()) for n, v in columns.items()})
     return Batch(_with_rows(table, np.array(rows, dtype=np.int64)), rejected)
