@@ -149,7 +149,7 @@ def _read_password(from_stdin: bool) -> str | None:
 @user_app.command("add")
 @handles_errors
 def user_add(
-    login: str,
+    login: str = typer.Argument(..., help="Letters, digits and . _ @ - (at most 200)."),
     role: str = typer.Option(..., "--role", help="One of the roles in `paceline user roles`."),
     use_case: str | None = typer.Option(None, "--use-case", help="Limit the role to one use case."),
     password_stdin: bool = typer.Option(False, "--password-stdin", help="Read a password from stdin."),
@@ -166,9 +166,9 @@ def user_add(
 @user_app.command("grant")
 @handles_errors
 def user_grant(
-    login: str,
-    role: str = typer.Option(..., "--role"),
-    use_case: str | None = typer.Option(None, "--use-case"),
+    login: str = typer.Argument(..., help="An existing user."),
+    role: str = typer.Option(..., "--role", help="One of the roles in `paceline user roles`."),
+    use_case: str | None = typer.Option(None, "--use-case", help="Limit the role to one use case."),
 ) -> None:
     """Give an existing user another role."""
     from paceline.services.access import operator
@@ -180,7 +180,7 @@ def user_grant(
 
 @user_app.command("list")
 @handles_errors
-def user_list(fmt: Fmt = typer.Option(Fmt.table, "--format")) -> None:
+def user_list(fmt: Fmt = typer.Option(Fmt.table, "--format", help="Output format.")) -> None:
     """List users and their roles."""
     from paceline.services.access import operator
 
@@ -215,7 +215,10 @@ def user_roles() -> None:
 
 @token_app.command("create")
 @handles_errors
-def token_create(login: str, name: str = typer.Option("default", "--name")) -> None:
+def token_create(
+    login: str = typer.Argument(..., help="The user the token acts as."),
+    name: str = typer.Option("default", "--name", help="A label to tell tokens apart."),
+) -> None:
     """Create an API token for LOGIN; it is printed once, on stdout."""
     from paceline.services.access import operator
 
@@ -228,8 +231,8 @@ def token_create(login: str, name: str = typer.Option("default", "--name")) -> N
 @app.command()
 @handles_errors
 def serve(
-    host: str = typer.Option("127.0.0.1", "--host"),
-    port: int = typer.Option(8000, "--port"),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (loopback by default)."),
+    port: int = typer.Option(8000, "--port", help="TCP port."),
 ) -> None:
     """Serve the web app and the API."""
     import uvicorn
