@@ -15,6 +15,7 @@ import json
 import os
 import secrets
 import shutil
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -162,6 +163,47 @@ class _Pseudonyms:
         self.known.update(fresh)
 
 
+class _Watcher:
+    """Reports progress through one file's DuckDB passes by polling ``query_progress``.
+
+    The passes of a Parquet file run inside DuckDB for seconds at a time on large
+    files; this thread turns DuckDB's own progress into rows done for the bar.
+    """
+
+    PASSES = 4  # people, checks, repeated ids, copy
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, progress: Progress | None, base: int, rows: int,
+                 total: int | None) -> None:
+        self.con, self.progress, self.base, self.rows, self.total = con, progress, base, rows, total
+        self.passes_done = 0
+        self._best = base
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def __enter__(self) -> _Watcher:
+        if self.progress is not None:
+            self.con.execute("SET enable_progress_bar = true")
+            self.con.execute("SET enable_progress_bar_print = false")
+            self._thread.start()
+        return self
+
+    def next_pass(self) -> None:
+        self.passes_done += 1
+
+    def _poll(self) -> None:
+        assert self.progress is not None
+        while not self._stop.wait(0.2):
+            pct = max(0.0, min(self.con.query_progress(), 100.0))
+            share = min((self.passes_done + pct / 100) / self.PASSES, 1.0)
+            self._best = max(self._best, self.base + int(self.rows * share))  # never go backwards
+            self.progress(self._best, self.total)
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+
 class _Loader:
     """State of one ingest call: a DuckDB session, the files it wrote, the counters.
 
@@ -198,21 +240,27 @@ class _Loader:
         self.written: list[Path] = []
         self.loaded = self.duplicates = self.read = self.naive = 0
 
-    def load_file(self, index: int, path: Path, fmt: str, batch_rows: int, progress: Progress | None) -> None:
+    def load_file(
+        self, index: int, path: Path, fmt: str, batch_rows: int, progress: Progress | None,
+        total: int | None = None,
+    ) -> None:
         relation, schema, rows = self._relation(index, path, fmt, batch_rows, progress)
-        self.read += rows
+        base, self.read = self.read, self.read + rows
         if rows == 0 or schema is None:
             return
         query = build_query(self.table, schema, relation, self.currency, trim=fmt != "parquet")
         self.con.execute(f"CREATE OR REPLACE TEMP VIEW checked AS {query.sql}")
-        self._map_people()
-        good, naive = self._quarantine_rows(str(path), relation, query)
+        with _Watcher(self.con, progress if fmt == "parquet" else None, base, rows, total) as watch:
+            self._map_people()
+            watch.next_pass()
+            good, naive = self._quarantine_rows(str(path), relation, query)
+            watch.next_pass()
+            written = self._write_new(index, watch)
         self.naive += naive
-        written = self._write_new(index)
         self.loaded += written
         self.duplicates += good - written
         if progress:
-            progress(self.read, None)
+            progress(self.read, total)
 
     def _relation(
         self, index: int, path: Path, fmt: str, batch_rows: int, progress: Progress | None
@@ -284,7 +332,7 @@ class _Loader:
             self.quarantine.add(file, row_no, check.column, value, check.reason, record)
         return good, naive
 
-    def _write_new(self, index: int) -> int:
+    def _write_new(self, index: int, watch: _Watcher) -> int:
         """COPY the good rows whose identity is new into a pending file; return their count."""
         key_sql = q(self.key) if self.key != KEY else _row_key_sql(self.table)
         people = list(self.table.pseudonymised_names)
@@ -307,6 +355,7 @@ class _Loader:
             "CREATE OR REPLACE TEMP TABLE repeats AS SELECT __key, min("
             f"{readers.ROW_COLUMN}) AS first_row FROM keyed GROUP BY __key HAVING count(*) > 1"
         )
+        watch.next_pass()
         prior = self.existing + [str(p) for p in self.written]
         seen = (
             (
@@ -386,6 +435,12 @@ def _row_key_sql(table: Table) -> str:
     return f"md5(concat_ws(',', {', '.join(parts)}))"
 
 
+def _known_total(files: Sequence[Path], formats: Sequence[str]) -> int | None:
+    """Rows in all files when every one is Parquet (from metadata), else unknown."""
+    counts = [readers.count_rows(p, f) for p, f in zip(files, formats, strict=True)]
+    return None if any(c is None for c in counts) else sum(c for c in counts if c is not None)
+
+
 def _first_line(exc: BaseException) -> str:
     return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
 
@@ -421,8 +476,9 @@ def ingest_files(
     with table_lock(warehouse.table_dir(table.name)):
         loader = _Loader(warehouse, table, secret, currency, quarantine_dir, new_ingest_id())
         try:
+            total = _known_total(files, formats)
             for index, (path, fmt) in enumerate(zip(files, formats, strict=True)):
-                loader.load_file(index, path, fmt, batch_rows, progress)
+                loader.load_file(index, path, fmt, batch_rows, progress, total)
         except (pa.ArrowInvalid, OSError, duckdb.IOException, duckdb.InvalidInputException) as exc:
             loader.abort()
             raise SchemaError(
