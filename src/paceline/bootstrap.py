@@ -12,13 +12,19 @@ import os
 import secrets
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from paceline.domain.audit_chain import ChainCheck, verify_chain
+from paceline.domain.kpis import Grain, Stat
 from paceline.domain.roles import Action
 from paceline.errors import WorkspaceNotFound
 from paceline.services.access import AccessService, Principal, operator
+from paceline.services.kpi import KpiResult
+from paceline.services.kpi import compute as compute_kpi
+from paceline.services.kpi_frames import KpiQuery
+from paceline.services.parsing import parse_choice, parse_date
 from paceline.settings import SETTINGS_FILE, Settings, load_settings
 from paceline.storage import audit
 from paceline.storage.access_repo import SqlAccessRepository
@@ -29,6 +35,10 @@ from paceline.storage.warehouse import Warehouse
 
 SECRET_FILE = "secret.key"
 MARKER_KEYS = ("min_group_size", "currency")
+
+
+def _date(value: date | str | None, name: str) -> date | None:
+    return parse_date(value, name) if isinstance(value, str) else value
 
 
 def _write_secret(path: Path) -> None:
@@ -53,6 +63,7 @@ class Workspace:
         self.store = Store.open(settings.resolved_database_url())
         self.warehouse = Warehouse(settings.warehouse_dir, settings.resolved_warehouse())
         self.warehouse.ensure_layout()
+        self._con: Any = None
 
     @classmethod
     def init(cls, path: str | Path | None = None, **settings: Any) -> Workspace:
@@ -147,6 +158,32 @@ class Workspace:
         with self.store.read() as session:
             head = audit.chain_head(session)
             return verify_chain(audit.chain_entries(session), head)
+
+    def kpi(
+        self,
+        kpi: str,
+        *,
+        use_case: str | None = None,
+        by: Sequence[str] = (),
+        grain: str = "total",
+        since: date | str | None = None,
+        until: date | str | None = None,
+        stat: str = "mean",
+        who: Principal | None = None,
+    ) -> KpiResult:
+        """Compute a KPI (spec/interface.md, ``kpi compute``); small groups come back suppressed."""
+        (who or operator()).require(Action.READ, use_case)
+        query = KpiQuery(
+            kpi, use_case, tuple(by), parse_choice(Grain, grain, "grain"), _date(since, "since"),
+            _date(until, "until"), parse_choice(Stat, stat, "stat"),
+        )
+        return compute_kpi(self.warehouse_connection(), query, self.settings.min_group_size)
+
+    def warehouse_connection(self) -> Any:
+        """A cached warehouse connection (views read the Parquet files afresh on every query)."""
+        if self._con is None:
+            self._con = self.warehouse.connect()
+        return self._con
 
     def connect(self) -> Any:
         """An Ibis connection to the warehouse with one view per canonical table."""

@@ -1,0 +1,102 @@
+"""Every KPI against an independent pandas computation on a fixture full of edge cases."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from paceline.bootstrap import Workspace
+from tests.services import kpi_fixture as fx
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
+    folder = tmp_path_factory.mktemp("kpi")
+    ws = Workspace.init(folder / "ws")
+    for table, path in fx.write_all(folder).items():
+        report = ws.ingest(table, path)
+        assert report.quarantined == 0, (table, report.reasons)
+    yield ws
+    ws.close()
+
+
+def _engine(ws: Workspace, kpi: str, grain: str, by: list[str], stat: str = "mean") -> pd.DataFrame:
+    df = ws.kpi(kpi, grain=grain, by=by, stat=stat).to_pandas()
+    return df
+
+
+def _keyed(frame: pd.DataFrame, keys: list[str]) -> dict[tuple[str, ...], pd.Series]:
+    def norm(v: object) -> str:
+        return "null" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
+
+    return {tuple(norm(row[k]) for k in keys): row for _, row in frame.iterrows()}
+
+
+def _compare(engine: pd.DataFrame, ref: pd.DataFrame, keys: list[str], k: int = 5) -> None:
+    e, r = _keyed(engine, keys), _keyed(ref, keys)
+    assert set(e) == set(r)
+    for key, want in r.items():
+        got = e[key]
+        assert int(got.n) == int(want.n), key
+        assert int(got.n_people) == int(want.n_people), key
+        if 0 < want.n_people < k:
+            assert bool(got.suppressed) and pd.isna(got.value), key
+        elif want.value is None or pd.isna(want.value):
+            assert pd.isna(got.value), key
+        else:
+            assert not got.suppressed, key
+            assert math.isclose(float(got.value), float(want.value), rel_tol=1e-9, abs_tol=1e-12), key
+
+
+TASK_KPIS = ["productivity", "productivity_quality_adjusted", "error_rate", "automation_rate",
+             "automation_full_rate", "automation_partial_rate"]
+
+
+@pytest.mark.parametrize("kpi", TASK_KPIS)
+@pytest.mark.parametrize(("grain", "by"), [("total", []), ("week", ["team"]), ("day", ["use_case"]),
+                                           ("month", ["tenure_band", "ai_assisted"])])
+def test_task_kpis_match_pandas(ws: Workspace, kpi: str, grain: str, by: list[str]) -> None:
+    _compare(_engine(ws, kpi, grain, by), fx.reference_task_kpi(kpi, grain, by), ["period_start", *by])
+
+
+@pytest.mark.parametrize("stat", ["mean", "median", "p90"])
+def test_resolution_time_statistics(ws: Workspace, stat: str) -> None:
+    ref = fx.reference_task_kpi("resolution_time", "week", ["priority"], stat)
+    _compare(_engine(ws, "resolution_time", "week", ["priority"], stat), ref, ["period_start", "priority"])
+
+
+def test_groups_of_k_minus_one_people_are_suppressed(ws: Workspace) -> None:
+    rows = {r["team"]: r for r in ws.kpi("error_rate", by=["team"]).rows}
+    assert rows["team-b"]["suppressed"] and rows["team-b"]["value"] is None
+    assert rows["team-b"]["n_people"] == 4
+    assert not rows["team-a"]["suppressed"] and rows["team-a"]["n_people"] == 5
+
+
+def test_weeks_start_on_monday_in_utc(ws: Workspace) -> None:
+    periods = {r["period_start"] for r in ws.kpi("automation_rate", grain="week").rows}
+    assert all(pd.Timestamp(p).weekday() == 0 for p in periods)
+
+
+@pytest.mark.parametrize(("grain", "by"), [("total", []), ("week", ["team"]), ("total", ["use_case", "cohort"])])
+def test_adoption_matches_pandas(ws: Workspace, grain: str, by: list[str]) -> None:
+    _compare(_engine(ws, "adoption_rate", grain, by), fx.reference_adoption(grain, by), ["period_start", *by])
+
+
+@pytest.mark.parametrize("verb", ["accepted", "edited", "rejected"])
+def test_behavioural_adoption_matches_pandas(ws: Workspace, verb: str) -> None:
+    kpi = f"suggestions_{verb}_share"
+    _compare(_engine(ws, kpi, "total", ["team"]), fx.reference_suggestions(verb, ["team"]), ["period_start", "team"])
+
+
+@pytest.mark.parametrize("kpi", ["csat", "nps", "esat"])
+@pytest.mark.parametrize("by", [[], ["segment"], ["ai_assisted"]])
+def test_survey_kpis_match_pandas(ws: Workspace, kpi: str, by: list[str]) -> None:
+    engine = _engine(ws, kpi, "total", by)
+    ref = fx.reference_survey(kpi, by)
+    if kpi != "esat":  # customer surveys without a people split are never suppressed
+        assert not engine.suppressed.any()
+    _compare(engine, ref, ["period_start", *by], k=5 if kpi == "esat" else 0)
