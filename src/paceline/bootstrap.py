@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
@@ -23,10 +24,12 @@ from paceline.errors import WorkspaceNotFound
 from paceline.services.access import AccessService, Principal, operator
 from paceline.services.kpi import KpiResult
 from paceline.services.kpi import compute as compute_kpi
+from paceline.services.kpi_explain import Comparison, Explanation, Sides, compare, explain
 from paceline.services.kpi_frames import KpiQuery
 from paceline.services.parsing import parse_choice, parse_date
 from paceline.settings import SETTINGS_FILE, Settings, load_settings
-from paceline.storage import audit
+from paceline.domain.tables import TABLES
+from paceline.storage import audit, records
 from paceline.storage.access_repo import SqlAccessRepository
 from paceline.storage.db import Store
 from paceline.storage.ingest import IngestReport, Progress, ingest_files
@@ -63,7 +66,7 @@ class Workspace:
         self.store = Store.open(settings.resolved_database_url())
         self.warehouse = Warehouse(settings.warehouse_dir, settings.resolved_warehouse())
         self.warehouse.ensure_layout()
-        self._con: Any = None
+        self._local = threading.local()
 
     @classmethod
     def init(cls, path: str | Path | None = None, **settings: Any) -> Workspace:
@@ -102,11 +105,41 @@ class Workspace:
     # --- services -----------------------------------------------------------
 
     @contextmanager
-    def access(self, by: Principal | None = None) -> Iterator[AccessService]:
-        """The access service inside one audited transaction."""
-        actor = (by or operator()).actor
-        with self.store.write(actor) as session:
+    def access(self, by: Principal | None = None, *, readonly: bool = False) -> Iterator[AccessService]:
+        """The access service inside one audited transaction (or a read-only session)."""
+        if readonly:
+            with self.store.read() as session:
+                yield AccessService(SqlAccessRepository(session))
+            return
+        with self.store.write((by or operator()).actor) as session:
             yield AccessService(SqlAccessRepository(session))
+
+    # --- records for the front ends ---------------------------------------------
+
+    def ping(self) -> None:
+        """Raise unless the operational store answers (for health checks)."""
+        with self.store.read() as session:
+            records.ping(session)
+
+    def recent_ingests(self, limit: int = 20, who: Principal | None = None) -> list[dict[str, Any]]:
+        """The latest ingest runs, newest first."""
+        (who or operator()).require(Action.READ)
+        with self.store.read() as session:
+            return records.recent_ingests(session, limit)
+
+    def audit_entries(
+        self, *, after: int | None = None, limit: int = 100, who: Principal | None = None
+    ) -> list[dict[str, Any]]:
+        """Audit entries after *after* in chain order, or the newest first when *after* is None."""
+        (who or operator()).require(Action.AUDIT_READ)
+        with self.store.read() as session:
+            return records.audit_entries(session, after=after, limit=limit)
+
+    def table_counts(self, who: Principal | None = None) -> dict[str, int]:
+        """Rows in each canonical table, counted by the warehouse engine."""
+        (who or operator()).require(Action.READ)
+        con = self.warehouse_connection()
+        return {name: int(con.table(name).count().to_pyarrow().as_py()) for name in TABLES}
 
     def ingest(
         self,
@@ -172,18 +205,46 @@ class Workspace:
         who: Principal | None = None,
     ) -> KpiResult:
         """Compute a KPI (spec/interface.md, ``kpi compute``); small groups come back suppressed."""
+        query = self._kpi_query(kpi, use_case, by, grain, since, until, stat, who)
+        return compute_kpi(self.warehouse_connection(), query, self.settings.min_group_size)
+
+    def kpi_compare(self, kpi: str, sides: Sides, **options: Any) -> Comparison:
+        """The KPI on two sides (before/after a date, or two cohorts) with the change per group."""
+        query = self._kpi_query(kpi, **options)
+        return compare(self.warehouse_connection(), query, sides, self.settings.min_group_size)
+
+    def kpi_explain(self, kpi: str, sides: Sides, dim: str, **options: Any) -> Explanation:
+        """Where a KPI change comes from: rate and mix effects per segment of *dim*."""
+        query = self._kpi_query(kpi, **options)
+        return explain(self.warehouse_connection(), query, sides, dim, self.settings.min_group_size)
+
+    def _kpi_query(
+        self,
+        kpi: str,
+        use_case: str | None = None,
+        by: Sequence[str] = (),
+        grain: str = "total",
+        since: date | str | None = None,
+        until: date | str | None = None,
+        stat: str = "mean",
+        who: Principal | None = None,
+    ) -> KpiQuery:
         (who or operator()).require(Action.READ, use_case)
-        query = KpiQuery(
+        return KpiQuery(
             kpi, use_case, tuple(by), parse_choice(Grain, grain, "grain"), _date(since, "since"),
             _date(until, "until"), parse_choice(Stat, stat, "stat"),
         )
-        return compute_kpi(self.warehouse_connection(), query, self.settings.min_group_size)
 
     def warehouse_connection(self) -> Any:
-        """A cached warehouse connection (views read the Parquet files afresh on every query)."""
-        if self._con is None:
-            self._con = self.warehouse.connect()
-        return self._con
+        """This thread's warehouse connection (views read the Parquet files afresh on every query).
+
+        One per thread: an engine connection must not run two queries at once, and
+        the web server answers requests on several threads.
+        """
+        con = getattr(self._local, "con", None)
+        if con is None:
+            con = self._local.con = self.warehouse.connect()
+        return con
 
     def connect(self) -> Any:
         """An Ibis connection to the warehouse with one view per canonical table."""

@@ -100,3 +100,101 @@ def test_survey_kpis_match_pandas(ws: Workspace, kpi: str, by: list[str]) -> Non
     if kpi != "esat":  # customer surveys without a people split are never suppressed
         assert not engine.suppressed.any()
     _compare(engine, ref, ["period_start", *by], k=5 if kpi == "esat" else 0)
+
+
+def test_compare_before_and_after_a_date(ws: Workspace) -> None:
+    from datetime import date
+
+    from paceline.services.kpi_explain import Sides
+
+    doc = ws.kpi_compare("error_rate", Sides(split=date(2026, 3, 23)), by=["use_case"]).to_dict()
+    t = fx.tasks_enriched()
+    for row in doc["rows"]:
+        g = t[(t.use_case == row["use_case"]) & t.error.notna()]
+        before = g[g.day < date(2026, 3, 23)].error.astype(bool).mean()
+        after = g[g.day >= date(2026, 3, 23)].error.astype(bool).mean()
+        assert math.isclose(row["baseline"], before) and math.isclose(row["current"], after)
+        assert math.isclose(row["change"], (before - after) / before * 100)
+    assert doc["change"] == "reduction_pct" and doc["typical"]["low"] == 20
+
+
+def test_compare_cohorts(ws: Workspace) -> None:
+    from paceline.services.kpi_explain import Sides
+
+    doc = ws.kpi_compare("automation_rate", Sides(dim="ai_assisted", baseline="false", current="true")).to_dict()
+    t = fx.tasks_enriched()
+    [row] = doc["rows"]
+    want = (t[t.ai_assisted].automation != "none").mean() - (t[~t.ai_assisted].automation != "none").mean()
+    assert math.isclose(row["change"], want * 100)
+
+
+def test_explain_adds_up_to_the_change(ws: Workspace) -> None:
+    from datetime import date
+
+    from paceline.services.kpi_explain import Sides
+
+    doc = ws.kpi_explain("error_rate", Sides(split=date(2026, 3, 23)), "priority").to_dict()
+    total = sum(s["contribution"] for s in doc["segments"])
+    assert math.isclose(total + doc["not_attributed"], doc["difference"], abs_tol=1e-12)
+    assert abs(doc["not_attributed"]) < 1e-12  # a share KPI over disjoint segments is fully attributed
+    t = fx.tasks_enriched()
+    t = t[t.error.notna()]
+    a, b = t[t.day < date(2026, 3, 23)], t[t.day >= date(2026, 3, 23)]
+    seg = {s["segment"]: s for s in doc["segments"]}
+    for name in ("low", "high"):
+        sa, sb = (a.priority == name).mean(), (b.priority == name).mean()
+        ra = a[a.priority == name].error.astype(bool).mean()
+        rb = b[b.priority == name].error.astype(bool).mean()
+        assert math.isclose(seg[name]["rate_effect"], (rb - ra) * (sa + sb) / 2)
+        assert math.isclose(seg[name]["mix_effect"], (sb - sa) * (ra + rb) / 2)
+
+
+def test_explain_hides_small_groups_in_the_unattributed_rest(ws: Workspace) -> None:
+    from datetime import date
+
+    from paceline.services.kpi_explain import Sides
+
+    doc = ws.kpi_explain("error_rate", Sides(split=date(2026, 3, 23)), "team").to_dict()
+    assert "team-b" not in {s["segment"] for s in doc["segments"]}
+    total = sum(s["contribution"] for s in doc["segments"])
+    assert math.isclose(total + doc["not_attributed"], doc["difference"], abs_tol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"kpi": "happiness"}, "unknown KPI 'happiness'"),
+        ({"kpi": "csat", "by": ["priority"]}, "csat cannot be split by priority"),
+        ({"kpi": "error_rate", "stat": "p90"}, "error_rate has no statistic 'p90'"),
+        ({"kpi": "error_rate", "grain": "year"}, "grain 'year' is not one of"),
+        ({"kpi": "error_rate", "since": "last week"}, "since 'last week' is not a date"),
+    ],
+)
+def test_bad_kpi_requests_are_named(ws: Workspace, kwargs: dict[str, object], message: str) -> None:
+    from paceline.errors import ValidationError
+
+    kpi = str(kwargs.pop("kpi"))
+    with pytest.raises(ValidationError, match=message):
+        ws.kpi(kpi, **kwargs)  # type: ignore[arg-type]
+
+
+def test_since_until_are_inclusive_utc_days(ws: Workspace) -> None:
+    rows = ws.kpi("automation_rate", grain="day", since="2026-03-05", until="2026-03-06").rows
+    assert [r["period_start"] for r in rows] == ["2026-03-05", "2026-03-06"]
+    t = fx.tasks_enriched()
+    assert sum(r["n"] for r in rows) == int(t.day.astype(str).isin(["2026-03-05", "2026-03-06"]).sum())
+
+
+def test_cohort_split_of_task_kpis(ws: Workspace) -> None:
+    rows = ws.kpi("automation_rate", by=["use_case", "cohort"]).rows
+    t = fx.tasks_enriched()
+    a = fx.assignment_frame()
+    human = t[t.person_id != "system"]
+    merged = human.merge(a, on=["person_id", "use_case"], how="left")
+    live = merged[(merged.eligible_from <= merged.day) & (merged.eligible_to.isna() | (
+        merged.eligible_to.map(lambda d: d if d == d and d is not None else None).fillna(pd.Timestamp.max.date())
+        >= merged.day))]
+    counts = live.groupby(["use_case", "cohort"]).size().to_dict()
+    for r in rows:
+        if r["cohort"] is not None:
+            assert r["n"] == counts[(r["use_case"], r["cohort"])]

@@ -35,6 +35,9 @@ def test_every_change_is_audited_in_its_transaction(workspace: Workspace) -> Non
         ("create", "role_grants"),
     ]
     assert {r.actor for r in rows} == {"cli:operator"}
+    with workspace.store.read() as s:
+        ids = s.execute(text("SELECT entity_id FROM audit_entries ORDER BY seq")).scalars().all()
+    assert ids[0] == "1" and all(ids)
     assert workspace.verify_audit().to_dict() == {"ok": True, "entries": 4}
 
 

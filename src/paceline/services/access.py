@@ -166,7 +166,10 @@ class AccessService:
         return Principal(user.login, user.grants, kind="user")
 
     def principal(self, login: str) -> Principal:
+        """The principal of an active user (a session of a deactivated user stops working)."""
         user = self._require_user(login)
+        if not user.active:
+            raise AuthenticationError(f"user {login!r} is deactivated")
         return Principal(user.login, user.grants)
 
     def _require_user(self, login: str) -> UserRecord:

@@ -51,6 +51,7 @@ class KpiResult:
     definition: KpiDefinition
     query: KpiQuery
     rows: list[dict[str, Any]] = field(default_factory=list)
+    weights: list[float] = field(default_factory=list, repr=False)  # each row's denominator, for explain
 
     def to_dict(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -93,20 +94,21 @@ def _task_metrics(t: ir.Table, kpi: KpiDefinition, stat: Stat) -> dict[str, ir.V
         units = t.units * t.quality.coalesce(1.0) if kpi.key.endswith("quality_adjusted") else t.units
         days = person_day.nunique(where=human)
         value = ibis.ifelse(days > 0, units.sum() / days.cast("float64"), ibis.null().cast("float64"))
-        return {"value": value, "n": t.count(), "n_people": n_people}
+        return {"value": value, "n": t.count(), "n_people": n_people, "weight": days}
     if kpi.key == "error_rate":
         known = t.error.count()
         value = t.error.cast("int64").sum().cast("float64") / known.cast("float64")
-        return {"value": value, "n": known, "n_people": t.person_id.nunique(where=human & t.error.notnull())}
+        people = t.person_id.nunique(where=human & t.error.notnull())
+        return {"value": value, "n": known, "n_people": people, "weight": known}
     if kpi.key == "resolution_time":
         # whole microseconds: DuckDB's second difference counts boundaries and would truncate
         hours = t.completed_at.delta(t.opened_at, unit="microsecond").cast("float64") / 3.6e9
         value = {Stat.MEAN: hours.mean(), Stat.MEDIAN: hours.median(), Stat.P90: hours.quantile(0.9)}[stat]
-        return {"value": value, "n": t.count(), "n_people": n_people}
+        return {"value": value, "n": t.count(), "n_people": n_people, "weight": t.count()}
     levels = {"automation_rate": ("partial", "full"), "automation_full_rate": ("full",),
               "automation_partial_rate": ("partial",)}[kpi.key]
     value = t.automation.isin(levels).cast("float64").mean()
-    return {"value": value, "n": t.count(), "n_people": n_people}
+    return {"value": value, "n": t.count(), "n_people": n_people, "weight": t.count()}
 
 
 # --- usage KPIs ----------------------------------------------------------------------
@@ -209,7 +211,7 @@ def _adoption(con: Any, query: KpiQuery) -> tuple[ir.Table, dict[str, ir.Value]]
     joined = with_people(joined, con.table("people"), None, set(query.by))
     n = joined.person_id.nunique()
     value = joined.person_id.nunique(where=joined._active).cast("float64") / n.cast("float64")
-    return joined, {"value": value, "n": n, "n_people": n}
+    return joined, {"value": value, "n": n, "n_people": n, "weight": n}
 
 
 def _suggestions(con: Any, query: KpiQuery, kpi: KpiDefinition) -> tuple[ir.Table, dict[str, ir.Value]]:
@@ -223,7 +225,7 @@ def _suggestions(con: Any, query: KpiQuery, kpi: KpiDefinition) -> tuple[ir.Tabl
         u = with_cohort(u, con.table("assignments"), "_day", "event_id")
     verb = kpi.name.removeprefix("suggestions_").removesuffix("_share")
     value = (u.action == f"suggestion_{verb}").cast("float64").mean()
-    return u, {"value": value, "n": u.count(), "n_people": u.person_id.nunique()}
+    return u, {"value": value, "n": u.count(), "n_people": u.person_id.nunique(), "weight": u.count()}
 
 
 # --- survey KPIs ---------------------------------------------------------------------
@@ -247,7 +249,7 @@ def _surveys(con: Any, query: KpiQuery, kpi: KpiDefinition) -> tuple[ir.Table, d
         value = ((s.score >= 9).cast("float64").mean() - (s.score <= 6).cast("float64").mean()) * 100.0
     else:
         value = s.score.mean()
-    return s, {"value": value, "n": s.count(), "n_people": s.person_id.nunique()}
+    return s, {"value": value, "n": s.count(), "n_people": s.person_id.nunique(), "weight": s.count()}
 
 
 # --- the engine ----------------------------------------------------------------------
@@ -279,10 +281,14 @@ def build(con: Any, query: KpiQuery) -> ir.Table:
 def compute(con: Any, query: KpiQuery, min_group_size: int) -> KpiResult:
     """Run *query* in the engine and apply the small-group rule to its few rows."""
     kpi = definition(query.kpi)
-    table = build(con, query).to_pyarrow()
-    suppress_people = kpi.people_based or bool(PEOPLE_DIMS & set(query.by))
-    rows = [_row(r, query.by, suppress_people, min_group_size) for r in table.to_pylist()]
-    return KpiResult(kpi, query, rows)
+    raw = build(con, query).to_pyarrow().to_pylist()
+    return KpiResult(kpi, query, [_row(r, query.by, suppresses(kpi, query.by), min_group_size) for r in raw],
+                     weights=[float(r["weight"] or 0) for r in raw])
+
+
+def suppresses(kpi: KpiDefinition, by: Sequence[str]) -> bool:
+    """Whether the small-group rule applies: people-based KPIs, or any split by a people dimension."""
+    return kpi.people_based or bool(PEOPLE_DIMS & set(by))
 
 
 def _row(raw: dict[str, Any], by: Sequence[str], suppress_people: bool, k: int) -> dict[str, Any]:

@@ -55,10 +55,10 @@ def _json_safe(value: Any) -> Any:
 
 
 def _entity_id(obj: Any) -> str:
-    identity = inspect(obj).identity
-    if identity is None:
-        return ""
-    return "/".join(str(part) for part in identity)
+    """The primary key as text; read from the row itself, as new rows have no identity key yet."""
+    state = inspect(obj)
+    values = state.mapper.primary_key_from_instance(obj)
+    return "/".join("" if v is None else str(v) for v in values)
 
 
 def _row_changes(session: Session) -> Iterator[tuple[str, str, str, dict[str, Any]]]:

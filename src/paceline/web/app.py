@@ -1,0 +1,57 @@
+"""The web app and API: ``create_app(ws)`` wires routers, middleware and error handlers.
+
+``paceline serve`` runs it with uvicorn. See docs/web.md for the security model.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from paceline.bootstrap import Workspace
+from paceline.web import api, login, pages, system
+from paceline.web.errors import UnhandledErrorMiddleware, install_error_handlers
+from paceline.web.metrics import HttpMetrics, MetricsMiddleware
+from paceline.web.security import SecurityHeadersMiddleware, SessionCodec
+from paceline.web.templating import make_templates
+
+STATIC_DIR = Path(__file__).parent / "static"
+ASSETS_PATH = "/assets"
+
+
+def package_version() -> str:
+    """The installed paceline version, or ``0+unknown`` when run from a bare checkout."""
+    try:
+        return version("paceline")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def create_app(ws: Workspace) -> FastAPI:
+    """The FastAPI application serving workspace *ws*."""
+    app = FastAPI(
+        title="Paceline",
+        version=package_version(),
+        summary="Run an AI workforce program on measured evidence.",
+        openapi_url="/openapi.json",
+        docs_url=None,  # Swagger UI and ReDoc load from a CDN; nothing is fetched remotely
+        redoc_url=None,
+    )
+    app.state.workspace = ws
+    app.state.sessions = SessionCodec(
+        ws.secret, ws.settings.session_max_age_seconds, ws.settings.secure_cookies
+    )
+    app.state.templates = make_templates()
+    app.state.metrics = HttpMetrics()
+    install_error_handlers(app)
+    # The last added middleware is the outermost: metrics see every answer, 500s included.
+    app.add_middleware(UnhandledErrorMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    for module in (system, api, login, pages):
+        app.include_router(module.router)
+    app.mount(ASSETS_PATH, StaticFiles(directory=STATIC_DIR), name="assets")
+    return app
