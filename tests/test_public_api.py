@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
-
 import paceline
 from paceline import errors
 

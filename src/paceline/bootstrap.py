@@ -20,6 +20,7 @@ from typing import Any
 from paceline.domain.audit_chain import ChainCheck, verify_chain
 from paceline.domain.kpis import Grain, Stat
 from paceline.domain.roles import Action
+from paceline.domain.tables import TABLES
 from paceline.errors import WorkspaceNotFound
 from paceline.services.access import AccessService, Principal, operator
 from paceline.services.kpi import KpiResult
@@ -28,7 +29,6 @@ from paceline.services.kpi_explain import Comparison, Explanation, Sides, compar
 from paceline.services.kpi_frames import KpiQuery
 from paceline.services.parsing import parse_choice, parse_date
 from paceline.settings import SETTINGS_FILE, Settings, load_settings
-from paceline.domain.tables import TABLES
 from paceline.storage import audit, records
 from paceline.storage.access_repo import SqlAccessRepository
 from paceline.storage.db import Store

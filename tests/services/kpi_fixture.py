@@ -16,7 +16,7 @@ from paceline.domain.kpis import tenure_band
 
 START = datetime(2026, 3, 2, tzinfo=UTC)  # a Monday
 TEAMS = {"team-a": 5, "team-b": 4, "team-c": 8}  # exactly k, k - 1, more
-OFFSETS = [timezone.utc, timezone(timedelta(hours=-5)), timezone(timedelta(hours=9, minutes=30))]
+OFFSETS = [UTC, timezone(timedelta(hours=-5)), timezone(timedelta(hours=9, minutes=30))]
 
 
 def people_frame() -> pd.DataFrame:
@@ -41,17 +41,23 @@ def task_frame(seed: int = 11) -> pd.DataFrame:
         completed = opened + timedelta(hours=hours)
         tz = OFFSETS[i % 3]
         err = rng.random()
-        rows.append({
-            "event_id": f"e{i}", "task_id": f"t{i}", "use_case": ["claims", "docs"][i % 2],
-            "person_id": person,
-            "team": "team-c" if i % 17 == 0 and person != "system" else "",
-            "opened_at": opened.astimezone(tz).isoformat(), "completed_at": completed.astimezone(tz).isoformat(),
-            "ai_assisted": "true" if rng.random() < 0.5 else "false",
-            "automation": "full" if person == "system" else ["none", "partial"][i % 2],
-            "units": float(rng.integers(1, 4)), "quality": "" if i % 5 == 0 else round(float(rng.random()), 3),
-            "error": "" if err < 0.2 else ("true" if err > 0.85 else "false"),
-            "priority": ["low", "high"][i % 2],
-        })
+        rows.append(
+            {
+                "event_id": f"e{i}",
+                "task_id": f"t{i}",
+                "use_case": ["claims", "docs"][i % 2],
+                "person_id": person,
+                "team": "team-c" if i % 17 == 0 and person != "system" else "",
+                "opened_at": opened.astimezone(tz).isoformat(),
+                "completed_at": completed.astimezone(tz).isoformat(),
+                "ai_assisted": "true" if rng.random() < 0.5 else "false",
+                "automation": "full" if person == "system" else ["none", "partial"][i % 2],
+                "units": float(rng.integers(1, 4)),
+                "quality": "" if i % 5 == 0 else round(float(rng.random()), 3),
+                "error": "" if err < 0.2 else ("true" if err > 0.85 else "false"),
+                "priority": ["low", "high"][i % 2],
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -64,10 +70,26 @@ def assignment_frame() -> pd.DataFrame:
             start = date(2026, 3, 4) if i == 1 else date(2026, 2, 1)  # starts mid-week
             end = date(2026, 3, 25) if i == 2 else None  # ends mid-week
             for uc in ("claims", "docs"):
-                rows.append({"person_id": pid, "use_case": uc, "cohort": cohort, "eligible_from": start,
-                             "eligible_to": end, "ai_enabled_from": date(2026, 3, 9)})
-    rows.append({"person_id": "idle-1", "use_case": "claims", "cohort": "pilot",
-                 "eligible_from": date(2026, 2, 1), "eligible_to": None, "ai_enabled_from": None})
+                rows.append(
+                    {
+                        "person_id": pid,
+                        "use_case": uc,
+                        "cohort": cohort,
+                        "eligible_from": start,
+                        "eligible_to": end,
+                        "ai_enabled_from": date(2026, 3, 9),
+                    }
+                )
+    rows.append(
+        {
+            "person_id": "idle-1",
+            "use_case": "claims",
+            "cohort": "pilot",
+            "eligible_from": date(2026, 2, 1),
+            "eligible_to": None,
+            "ai_enabled_from": None,
+        }
+    )
     return pd.DataFrame(rows)
 
 
@@ -75,13 +97,25 @@ def usage_frame(seed: int = 5) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     assigned = assignment_frame()
     rows = []
-    actions = ["session", "suggestion_shown", "suggestion_accepted", "suggestion_edited", "suggestion_rejected"]
+    actions = [
+        "session",
+        "suggestion_shown",
+        "suggestion_accepted",
+        "suggestion_edited",
+        "suggestion_rejected",
+    ]
     for i in range(1500):
         a = assigned.iloc[int(rng.integers(len(assigned) - 1))]  # idle-1 never uses the tool
         when = START + timedelta(minutes=int(rng.integers(0, 42 * 24 * 60)))
-        rows.append({"event_id": f"u{i}", "person_id": a.person_id, "use_case": a.use_case,
-                     "occurred_at": when.astimezone(OFFSETS[i % 3]).isoformat(),
-                     "action": actions[int(rng.integers(len(actions)))]})
+        rows.append(
+            {
+                "event_id": f"u{i}",
+                "person_id": a.person_id,
+                "use_case": a.use_case,
+                "occurred_at": when.astimezone(OFFSETS[i % 3]).isoformat(),
+                "action": actions[int(rng.integers(len(actions)))],
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -93,17 +127,27 @@ def survey_frame(seed: int = 3) -> pd.DataFrame:
         task = tasks.iloc[int(rng.integers(len(tasks)))]
         survey = ["csat", "nps", "esat"][i % 3]
         score = {"csat": rng.integers(1, 6), "nps": rng.integers(0, 11), "esat": rng.integers(1, 6)}[survey]
-        rows.append({"response_id": f"r{i}", "survey": survey, "score": int(score),
-                     "responded_at": task.completed_at, "use_case": task.use_case,
-                     "task_id": task.task_id if survey != "esat" else "",
-                     "person_id": task.person_id if task.person_id != "system" else "",
-                     "segment": ["retail", "business"][i % 2]})
+        rows.append(
+            {
+                "response_id": f"r{i}",
+                "survey": survey,
+                "score": int(score),
+                "responded_at": task.completed_at,
+                "use_case": task.use_case,
+                "task_id": task.task_id if survey != "esat" else "",
+                "person_id": task.person_id if task.person_id != "system" else "",
+                "segment": ["retail", "business"][i % 2],
+            }
+        )
     return pd.DataFrame(rows)
 
 
 FRAMES = {
-    "people": people_frame, "task_events": task_frame, "assignments": assignment_frame,
-    "usage_events": usage_frame, "survey_responses": survey_frame,
+    "people": people_frame,
+    "task_events": task_frame,
+    "assignments": assignment_frame,
+    "usage_events": usage_frame,
+    "survey_responses": survey_frame,
 }
 
 
@@ -142,7 +186,9 @@ def tasks_enriched() -> pd.DataFrame:
     t["team"] = own.fillna(t.person_id.map(people.team))
     t["day"] = t.completed_at.dt.tz_convert("UTC").dt.date
     hire = t.person_id.map(people.hire_date)
-    t["tenure_band"] = [tenure_band((d - h).days) if isinstance(h, date) else None for d, h in zip(t.day, hire)]
+    t["tenure_band"] = [
+        tenure_band((d - h).days) if isinstance(h, date) else None for d, h in zip(t.day, hire, strict=True)
+    ]
     t["error"] = t.error.map({"true": True, "false": False, "": None}).astype(object)
     t["quality"] = pd.to_numeric(t.quality, errors="coerce")
     t["ai_assisted"] = t.ai_assisted == "true"
@@ -170,11 +216,20 @@ def reference_task_kpi(kpi: str, grain: str, by: list[str], stat: str = "mean") 
             value = {"mean": hours.mean(), "median": hours.median(), "p90": hours.quantile(0.9)}[stat]
             n = len(g)
         else:
-            levels = {"automation_rate": ["partial", "full"], "automation_full_rate": ["full"],
-                      "automation_partial_rate": ["partial"]}[kpi]
+            levels = {
+                "automation_rate": ["partial", "full"],
+                "automation_full_rate": ["full"],
+                "automation_partial_rate": ["partial"],
+            }[kpi]
             value, n = g.automation.isin(levels).mean(), len(g)
-        rows.append({**dict(zip(keys, key if isinstance(key, tuple) else (key,))),
-                     "value": value, "n": n, "n_people": n_people})
+        rows.append(
+            {
+                **dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True)),
+                "value": value,
+                "n": n,
+                "n_people": n_people,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -197,8 +252,13 @@ def reference_adoption(grain: str, by: list[str]) -> pd.DataFrame:
     people = people_frame().set_index("person_id")
     rows = []
     for start, end in spans:
-        live = a[(a.eligible_from < end) & (a.eligible_to.isna() | (a.eligible_to.map(
-            lambda d: d if isinstance(d, date) else date.max) >= start))]
+        live = a[
+            (a.eligible_from < end)
+            & (
+                a.eligible_to.isna()
+                | (a.eligible_to.map(lambda d: d if isinstance(d, date) else date.max) >= start)
+            )
+        ]
         live = live.sort_values("eligible_from").groupby(["person_id", "use_case"]).tail(1).copy()
         used = u[(u.day >= start) & (u.day < end)][["person_id", "use_case"]].drop_duplicates()
         live = live.merge(used.assign(active=True), on=["person_id", "use_case"], how="left")
@@ -209,8 +269,8 @@ def reference_adoption(grain: str, by: list[str]) -> pd.DataFrame:
             n = g.person_id.nunique()
             active = g[g.active].person_id.nunique()
             keyvals = key if isinstance(key, tuple) else (key,)
-            rows.append({"period_start": period, **dict(zip(by, keyvals)), "value": active / n, "n": n,
-                         "n_people": n})
+            group = dict(zip(by, keyvals, strict=True))
+            rows.append({"period_start": period, **group, "value": active / n, "n": n, "n_people": n})
     return pd.DataFrame(rows)
 
 
@@ -221,9 +281,15 @@ def reference_suggestions(verb: str, by: list[str]) -> pd.DataFrame:
     rows = []
     for key, g in u.groupby(by) if by else [((), u)]:
         keyvals = key if isinstance(key, tuple) else (key,)
-        rows.append({"period_start": None, **dict(zip(by, keyvals)),
-                     "value": (g.action == f"suggestion_{verb}").mean(), "n": len(g),
-                     "n_people": g.person_id.nunique()})
+        rows.append(
+            {
+                "period_start": None,
+                **dict(zip(by, keyvals, strict=True)),
+                "value": (g.action == f"suggestion_{verb}").mean(),
+                "n": len(g),
+                "n_people": g.person_id.nunique(),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -236,10 +302,15 @@ def reference_survey(kpi: str, by: list[str]) -> pd.DataFrame:
     rows = []
     for key, g in s.groupby(by, dropna=False) if by else [((), s)]:
         keyvals = key if isinstance(key, tuple) else (key,)
-        if kpi == "nps":
-            value = 100 * ((g.score >= 9).mean() - (g.score <= 6).mean())
-        else:
-            value = g.score.mean()
-        rows.append({"period_start": None, **dict(zip(by, keyvals)), "value": value, "n": len(g),
-                     "n_people": g.person_id.nunique()})
+        nps = 100 * ((g.score >= 9).mean() - (g.score <= 6).mean())
+        value = nps if kpi == "nps" else g.score.mean()
+        rows.append(
+            {
+                "period_start": None,
+                **dict(zip(by, keyvals, strict=True)),
+                "value": value,
+                "n": len(g),
+                "n_people": g.person_id.nunique(),
+            }
+        )
     return pd.DataFrame(rows)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -52,13 +51,21 @@ def _compare(engine: pd.DataFrame, ref: pd.DataFrame, keys: list[str], k: int = 
             assert math.isclose(float(got.value), float(want.value), rel_tol=1e-9, abs_tol=1e-12), key
 
 
-TASK_KPIS = ["productivity", "productivity_quality_adjusted", "error_rate", "automation_rate",
-             "automation_full_rate", "automation_partial_rate"]
+TASK_KPIS = [
+    "productivity",
+    "productivity_quality_adjusted",
+    "error_rate",
+    "automation_rate",
+    "automation_full_rate",
+    "automation_partial_rate",
+]
 
 
 @pytest.mark.parametrize("kpi", TASK_KPIS)
-@pytest.mark.parametrize(("grain", "by"), [("total", []), ("week", ["team"]), ("day", ["use_case"]),
-                                           ("month", ["tenure_band", "ai_assisted"])])
+@pytest.mark.parametrize(
+    ("grain", "by"),
+    [("total", []), ("week", ["team"]), ("day", ["use_case"]), ("month", ["tenure_band", "ai_assisted"])],
+)
 def test_task_kpis_match_pandas(ws: Workspace, kpi: str, grain: str, by: list[str]) -> None:
     _compare(_engine(ws, kpi, grain, by), fx.reference_task_kpi(kpi, grain, by), ["period_start", *by])
 
@@ -81,7 +88,9 @@ def test_weeks_start_on_monday_in_utc(ws: Workspace) -> None:
     assert all(pd.Timestamp(p).weekday() == 0 for p in periods)
 
 
-@pytest.mark.parametrize(("grain", "by"), [("total", []), ("week", ["team"]), ("total", ["use_case", "cohort"])])
+@pytest.mark.parametrize(
+    ("grain", "by"), [("total", []), ("week", ["team"]), ("total", ["use_case", "cohort"])]
+)
 def test_adoption_matches_pandas(ws: Workspace, grain: str, by: list[str]) -> None:
     _compare(_engine(ws, "adoption_rate", grain, by), fx.reference_adoption(grain, by), ["period_start", *by])
 
@@ -89,7 +98,11 @@ def test_adoption_matches_pandas(ws: Workspace, grain: str, by: list[str]) -> No
 @pytest.mark.parametrize("verb", ["accepted", "edited", "rejected"])
 def test_behavioural_adoption_matches_pandas(ws: Workspace, verb: str) -> None:
     kpi = f"suggestions_{verb}_share"
-    _compare(_engine(ws, kpi, "total", ["team"]), fx.reference_suggestions(verb, ["team"]), ["period_start", "team"])
+    _compare(
+        _engine(ws, kpi, "total", ["team"]),
+        fx.reference_suggestions(verb, ["team"]),
+        ["period_start", "team"],
+    )
 
 
 @pytest.mark.parametrize("kpi", ["csat", "nps", "esat"])
@@ -121,7 +134,9 @@ def test_compare_before_and_after_a_date(ws: Workspace) -> None:
 def test_compare_cohorts(ws: Workspace) -> None:
     from paceline.services.kpi_explain import Sides
 
-    doc = ws.kpi_compare("automation_rate", Sides(dim="ai_assisted", baseline="false", current="true")).to_dict()
+    doc = ws.kpi_compare(
+        "automation_rate", Sides(dim="ai_assisted", baseline="false", current="true")
+    ).to_dict()
     t = fx.tasks_enriched()
     [row] = doc["rows"]
     want = (t[t.ai_assisted].automation != "none").mean() - (t[~t.ai_assisted].automation != "none").mean()
@@ -191,9 +206,18 @@ def test_cohort_split_of_task_kpis(ws: Workspace) -> None:
     a = fx.assignment_frame()
     human = t[t.person_id != "system"]
     merged = human.merge(a, on=["person_id", "use_case"], how="left")
-    live = merged[(merged.eligible_from <= merged.day) & (merged.eligible_to.isna() | (
-        merged.eligible_to.map(lambda d: d if d == d and d is not None else None).fillna(pd.Timestamp.max.date())
-        >= merged.day))]
+    live = merged[
+        (merged.eligible_from <= merged.day)
+        & (
+            merged.eligible_to.isna()
+            | (
+                merged.eligible_to.map(lambda d: d if d == d and d is not None else None).fillna(
+                    pd.Timestamp.max.date()
+                )
+                >= merged.day
+            )
+        )
+    ]
     counts = live.groupby(["use_case", "cohort"]).size().to_dict()
     for r in rows:
         if r["cohort"] is not None:

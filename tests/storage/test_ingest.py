@@ -424,21 +424,35 @@ def test_ingest_is_recorded_in_the_audit_log(sqlite_workspace: Workspace, write_
     assert check.ok and check.entries == 1
 
 
-def test_progress_reaches_the_total(sqlite_workspace: Workspace, write_parquet: Any, write_csv: Writer) -> None:
+def test_progress_reaches_the_total(
+    sqlite_workspace: Workspace, write_parquet: Any, write_csv: Writer
+) -> None:
     n = 50_000
-    table = pa.table({
-        "event_id": [f"e{i}" for i in range(n)], "task_id": [f"t{i}" for i in range(n)],
-        "use_case": ["claims-triage"] * n, "person_id": [f"p{i % 50}" for i in range(n)],
-        "opened_at": pa.array([datetime(2026, 3, 2, 9, tzinfo=UTC)] * n, pa.timestamp("us", tz="UTC")),
-        "completed_at": pa.array([datetime(2026, 3, 2, 10, tzinfo=UTC)] * n, pa.timestamp("us", tz="UTC")),
-        "ai_assisted": [i % 2 == 0 for i in range(n)],
-    })
+    table = pa.table(
+        {
+            "event_id": [f"e{i}" for i in range(n)],
+            "task_id": [f"t{i}" for i in range(n)],
+            "use_case": ["claims-triage"] * n,
+            "person_id": [f"p{i % 50}" for i in range(n)],
+            "opened_at": pa.array([datetime(2026, 3, 2, 9, tzinfo=UTC)] * n, pa.timestamp("us", tz="UTC")),
+            "completed_at": pa.array(
+                [datetime(2026, 3, 2, 10, tzinfo=UTC)] * n, pa.timestamp("us", tz="UTC")
+            ),
+            "ai_assisted": [i % 2 == 0 for i in range(n)],
+        }
+    )
     seen: list[tuple[int, int | None]] = []
-    sqlite_workspace.ingest("task_events", write_parquet("big.parquet", table),
-                            progress=lambda done, total: seen.append((done, total)))
+    sqlite_workspace.ingest(
+        "task_events",
+        write_parquet("big.parquet", table),
+        progress=lambda done, total: seen.append((done, total)),
+    )
     assert seen[-1] == (n, n)
     assert [d for d, _ in seen] == sorted(d for d, _ in seen)
     seen.clear()
-    sqlite_workspace.ingest("task_events", write_csv("small.csv", [task_row(1)]),
-                            progress=lambda done, total: seen.append((done, total)))
+    sqlite_workspace.ingest(
+        "task_events",
+        write_csv("small.csv", [task_row(1)]),
+        progress=lambda done, total: seen.append((done, total)),
+    )
     assert seen[-1] == (1, None)

@@ -7,7 +7,6 @@ A test compares the file with :func:`render` so the docs never drift from the co
 from __future__ import annotations
 
 from collections.abc import Iterator
-
 from typing import Any
 
 import typer.main
@@ -42,7 +41,8 @@ def _option_row(param: Any) -> str:
     is_flag = bool(getattr(param, "is_flag", False))
     default = None if is_flag else param.default
     if is_option and hasattr(default, "value"):
-        choices = "/".join(m.value for m in type(default))
+        members: Any = type(default)
+        choices = "/".join(str(m.value) for m in members)
         help_text += f" One of {choices}."
     shown = "" if default in (None, "", (), False) else f" Default: `{getattr(default, 'value', default)}`."
     flag = " (flag)" if is_flag else ""
@@ -53,8 +53,16 @@ def _option_row(param: Any) -> str:
 def _section(path: list[str], cmd: Command) -> str:
     ctx = cmd.context_class(cmd, info_name="paceline " + " ".join(path))
     usage = " ".join(cmd.collect_usage_pieces(ctx))
-    lines = [f"## paceline {' '.join(path)}", "", (cmd.help or "").strip(), "", "```", f"{ctx.info_name} {usage}",
-             "```", ""]
+    lines = [
+        f"## paceline {' '.join(path)}",
+        "",
+        (cmd.help or "").strip(),
+        "",
+        "```",
+        f"{ctx.info_name} {usage}",
+        "```",
+        "",
+    ]
     params = [p for p in cmd.params if p.name != "help"]
     if params:
         lines += ["| parameter | meaning |", "|---|---|", *map(_option_row, params), ""]

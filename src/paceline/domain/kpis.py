@@ -132,7 +132,8 @@ KPIS: dict[str, KpiDefinition] = {
             "Output per person-day: how much work each person completes on a day they work.",
             "units per person-day",
             Direction.HIGHER,
-            "sum(units) / distinct (person_id, UTC date of completed_at); person 'system' not in the denominator",
+            "sum(units) / distinct (person_id, UTC date of completed_at); "
+            "person 'system' not in the denominator",
             Change.UPLIFT_PCT,
             1,
             typical=TypicalRange(10, 40, "10-40% uplift in knowledge-work pilots"),

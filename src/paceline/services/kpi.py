@@ -105,8 +105,11 @@ def _task_metrics(t: ir.Table, kpi: KpiDefinition, stat: Stat) -> dict[str, ir.V
         hours = t.completed_at.delta(t.opened_at, unit="microsecond").cast("float64") / 3.6e9
         value = {Stat.MEAN: hours.mean(), Stat.MEDIAN: hours.median(), Stat.P90: hours.quantile(0.9)}[stat]
         return {"value": value, "n": t.count(), "n_people": n_people, "weight": t.count()}
-    levels = {"automation_rate": ("partial", "full"), "automation_full_rate": ("full",),
-              "automation_partial_rate": ("partial",)}[kpi.key]
+    levels = {
+        "automation_rate": ("partial", "full"),
+        "automation_full_rate": ("full",),
+        "automation_partial_rate": ("partial",),
+    }[kpi.key]
     value = t.automation.isin(levels).cast("float64").mean()
     return {"value": value, "n": t.count(), "n_people": n_people, "weight": t.count()}
 
@@ -200,12 +203,19 @@ def _adoption(con: Any, query: KpiQuery) -> tuple[ir.Table, dict[str, ir.Value]]
     u = time_window(con.table("usage_events"), "occurred_at", query)
     if query.use_case:
         u = u.filter(u.use_case == query.use_case)
-    u = u.mutate(**{PERIOD: period_of(u.occurred_at, query.grain) if query.grain is not Grain.TOTAL
-                    else ibis.literal(first, type="date")})
+    u = u.mutate(
+        **{
+            PERIOD: period_of(u.occurred_at, query.grain)
+            if query.grain is not Grain.TOTAL
+            else ibis.literal(first, type="date")
+        }
+    )
     active = u.select(_ap=u[PERIOD], _apid=u.person_id, _auc=u.use_case).distinct()
     joined = eligible.left_join(
         active,
-        (eligible[PERIOD] == active._ap) & (eligible.person_id == active._apid) & (eligible.use_case == active._auc),
+        (eligible[PERIOD] == active._ap)
+        & (eligible.person_id == active._apid)
+        & (eligible.use_case == active._auc),
     )
     joined = joined.mutate(_active=joined._apid.notnull())
     joined = with_people(joined, con.table("people"), None, set(query.by))
@@ -244,7 +254,11 @@ def _surveys(con: Any, query: KpiQuery, kpi: KpiDefinition) -> tuple[ir.Table, d
     if "ai_assisted" in need:
         t = con.table("task_events")
         tasks = t.select(_tid=t.task_id, _ai=t.ai_assisted).distinct()
-        s = s.left_join(tasks, s.task_id == tasks._tid).mutate(ai_assisted=lambda x: x._ai).drop("_tid", "_ai")
+        s = (
+            s.left_join(tasks, s.task_id == tasks._tid)
+            .mutate(ai_assisted=lambda x: x._ai)
+            .drop("_tid", "_ai")
+        )
     if kpi.name == "nps":
         value = ((s.score >= 9).cast("float64").mean() - (s.score <= 6).cast("float64").mean()) * 100.0
     else:
@@ -282,8 +296,12 @@ def compute(con: Any, query: KpiQuery, min_group_size: int) -> KpiResult:
     """Run *query* in the engine and apply the small-group rule to its few rows."""
     kpi = definition(query.kpi)
     raw = build(con, query).to_pyarrow().to_pylist()
-    return KpiResult(kpi, query, [_row(r, query.by, suppresses(kpi, query.by), min_group_size) for r in raw],
-                     weights=[float(r["weight"] or 0) for r in raw])
+    return KpiResult(
+        kpi,
+        query,
+        [_row(r, query.by, suppresses(kpi, query.by), min_group_size) for r in raw],
+        weights=[float(r["weight"] or 0) for r in raw],
+    )
 
 
 def suppresses(kpi: KpiDefinition, by: Sequence[str]) -> bool:
@@ -300,5 +318,7 @@ def _row(raw: dict[str, Any], by: Sequence[str], suppress_people: bool, k: int) 
     period = raw[PERIOD]
     out: dict[str, Any] = {PERIOD: period.isoformat() if period is not None else None}
     out.update({d: raw[d] for d in by})
-    out.update(value=None if suppressed else value, n=int(raw["n"] or 0), n_people=n_people, suppressed=suppressed)
+    out.update(
+        value=None if suppressed else value, n=int(raw["n"] or 0), n_people=n_people, suppressed=suppressed
+    )
     return out

@@ -66,10 +66,17 @@ class Comparison:
     def to_dict(self) -> dict[str, Any]:
         typical = self.kpi.typical
         return {
-            "kpi": self.kpi.name, "unit": self.kpi.unit, "direction": self.kpi.direction.value,
-            "change": self.kpi.change.value, "baseline": self.sides.labels[0], "current": self.sides.labels[1],
-            "typical": None if typical is None else {"low": typical.low, "high": typical.high, "text": typical.text},
-            "by": list(self.by), "rows": self.rows,
+            "kpi": self.kpi.name,
+            "unit": self.kpi.unit,
+            "direction": self.kpi.direction.value,
+            "change": self.kpi.change.value,
+            "baseline": self.sides.labels[0],
+            "current": self.sides.labels[1],
+            "typical": None
+            if typical is None
+            else {"low": typical.low, "high": typical.high, "text": typical.text},
+            "by": list(self.by),
+            "rows": self.rows,
         }
 
 
@@ -114,11 +121,17 @@ def compare(con: Any, query: KpiQuery, sides: Sides, k: int) -> Comparison:
         suppressed = bool((a and a["suppressed"]) or (b and b["suppressed"]))
         va = None if suppressed or a is None else a["value"]
         vb = None if suppressed or b is None else b["value"]
-        rows.append({
-            **dict(zip(query.by, key, strict=True)), "baseline": va, "current": vb,
-            "change": change_value(kpi.change, va, vb),
-            "baseline_n": a["n"] if a else 0, "current_n": b["n"] if b else 0, "suppressed": suppressed,
-        })
+        rows.append(
+            {
+                **dict(zip(query.by, key, strict=True)),
+                "baseline": va,
+                "current": vb,
+                "change": change_value(kpi.change, va, vb),
+                "baseline_n": a["n"] if a else 0,
+                "current_n": b["n"] if b else 0,
+                "suppressed": suppressed,
+            }
+        )
     return Comparison(kpi, sides, query.by, rows)
 
 
@@ -137,11 +150,17 @@ class Explanation:
     def to_dict(self) -> dict[str, Any]:
         delta = None if self.baseline is None or self.current is None else self.current - self.baseline
         return {
-            "kpi": self.kpi.name, "unit": self.kpi.unit, "dim": self.dim,
-            "baseline_label": self.sides.labels[0], "current_label": self.sides.labels[1],
-            "baseline": self.baseline, "current": self.current, "difference": delta,
+            "kpi": self.kpi.name,
+            "unit": self.kpi.unit,
+            "dim": self.dim,
+            "baseline_label": self.sides.labels[0],
+            "current_label": self.sides.labels[1],
+            "baseline": self.baseline,
+            "current": self.current,
+            "difference": delta,
             "change": change_value(self.kpi.change, self.baseline, self.current),
-            "segments": self.segments, "not_attributed": self.not_attributed,
+            "segments": self.segments,
+            "not_attributed": self.not_attributed,
         }
 
 
@@ -149,15 +168,22 @@ def explain(con: Any, query: KpiQuery, sides: Sides, dim: str, k: int) -> Explan
     """Decompose the change of ``query.kpi`` between *sides* by *dim* (module docstring)."""
     kpi = definition(query.kpi)
     if query.stat is not Stat.MEAN:
-        raise ValidationError(f"explain works on means and shares, not the {query.stat.value}", field="stat",
-                              fix="use --stat mean")
+        raise ValidationError(
+            f"explain works on means and shares, not the {query.stat.value}",
+            field="stat",
+            fix="use --stat mean",
+        )
     total = replace(query, by=(), grain=Grain.TOTAL)
     overall_a, overall_b = (_single(r) for r in _side_results(con, total, sides, k))
     seg_a, seg_b = _side_results(con, replace(total, by=(dim,)), sides, k)
     shares_a, shares_b = _shares(seg_a, dim), _shares(seg_b, dim)
-    segments, attributed = [], 0.0
+    segments: list[dict[str, Any]] = []
+    attributed = 0.0
     for name in sorted(set(shares_a) | set(shares_b)):
-        (a, ra, sup_a), (b, rb, sup_b) = shares_a.get(name, (0.0, None, False)), shares_b.get(name, (0.0, None, False))
+        (a, ra, sup_a), (b, rb, sup_b) = (
+            shares_a.get(name, (0.0, None, False)),
+            shares_b.get(name, (0.0, None, False)),
+        )
         if sup_a or sup_b:
             continue
         ra, rb = (ra if ra is not None else rb), (rb if rb is not None else ra)
@@ -165,9 +191,19 @@ def explain(con: Any, query: KpiQuery, sides: Sides, dim: str, k: int) -> Explan
             continue
         rate, mix = (rb - ra) * (a + b) / 2, (b - a) * (ra + rb) / 2
         attributed += rate + mix
-        segments.append({"segment": name, "baseline_share": a, "current_share": b, "baseline": ra, "current": rb,
-                         "rate_effect": rate, "mix_effect": mix, "contribution": rate + mix})
-    segments.sort(key=lambda s: -abs(s["contribution"]))
+        segments.append(
+            {
+                "segment": name,
+                "baseline_share": a,
+                "current_share": b,
+                "baseline": ra,
+                "current": rb,
+                "rate_effect": rate,
+                "mix_effect": mix,
+                "contribution": rate + mix,
+            }
+        )
+    segments.sort(key=lambda s: -abs(float(s["contribution"])))
     delta = None if overall_a is None or overall_b is None else overall_b - overall_a
     rest = None if delta is None else delta - attributed
     return Explanation(kpi, sides, dim, overall_a, overall_b, segments, rest)

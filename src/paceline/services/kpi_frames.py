@@ -38,9 +38,16 @@ class KpiQuery:
     filters: dict[str, Any] = field(default_factory=dict)
 
     def cache_key(self) -> str:
-        parts = [self.kpi, self.use_case or "", ",".join(self.by), self.grain.value,
-                 str(self.since or ""), str(self.until or ""), self.stat.value,
-                 ",".join(f"{k}={v}" for k, v in sorted(self.filters.items()))]
+        parts = [
+            self.kpi,
+            self.use_case or "",
+            ",".join(self.by),
+            self.grain.value,
+            str(self.since or ""),
+            str(self.until or ""),
+            self.stat.value,
+            ",".join(f"{k}={v}" for k, v in sorted(self.filters.items())),
+        ]
         return "|".join(parts)
 
 
@@ -99,9 +106,7 @@ def _rebind(value: ir.Value, table: ir.Table) -> ir.Value:
     return table[name] if name in table.columns else value
 
 
-def with_cohort(
-    table: ir.Table, assignments: ir.Table, day_column: str, row_id: str
-) -> ir.Table:
+def with_cohort(table: ir.Table, assignments: ir.Table, day_column: str, row_id: str) -> ir.Table:
     """Attach the ``cohort`` of the person's assignment to the row's use case on that day.
 
     When assignments overlap, the one that started last wins, so each row keeps

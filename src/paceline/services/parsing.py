@@ -19,8 +19,9 @@ def parse_choice(kind: type[E], value: str | E, name: str) -> E:
         return kind(value)
     except ValueError:
         choices = ", ".join(str(m.value) for m in kind)
-        raise ValidationError(f"{name} {value!r} is not one of: {choices}", field=name,
-                              fix=f"use one of: {choices}") from None
+        raise ValidationError(
+            f"{name} {value!r} is not one of: {choices}", field=name, fix=f"use one of: {choices}"
+        ) from None
 
 
 def parse_date(value: str, name: str) -> date:
@@ -28,5 +29,6 @@ def parse_date(value: str, name: str) -> date:
     try:
         return date.fromisoformat(value.strip())
     except ValueError:
-        raise ValidationError(f"{name} {value!r} is not a date", field=name,
-                              fix="write dates as YYYY-MM-DD, e.g. 2026-03-02") from None
+        raise ValidationError(
+            f"{name} {value!r} is not a date", field=name, fix="write dates as YYYY-MM-DD, e.g. 2026-03-02"
+        ) from None
