@@ -6,20 +6,19 @@ message on stderr with the fix, and the error's exit code (spec/interface.md).
 
 from __future__ import annotations
 
-import enum
 import sys
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from paceline.bootstrap import Workspace
+from paceline.cli.common import Fmt, handles_errors, open_workspace
+from paceline.cli.kpi import kpi_app
 from paceline.cli.output import emit_json, err, out, table
 from paceline.domain.roles import Grant
-from paceline.errors import PacelineError, UsageError
+from paceline.errors import UsageError
 
 app = typer.Typer(
     help="Paceline: run an AI workforce program on measured evidence.",
@@ -33,34 +32,7 @@ audit_app = typer.Typer(help="Check the tamper-evident audit log.", no_args_is_h
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
 app.add_typer(audit_app, name="audit")
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-class Fmt(enum.StrEnum):
-    table = "table"
-    json = "json"
-
-
-def handles_errors(func: F) -> F:
-    """Turn library errors into a message that says how to fix them, and an exit code."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except PacelineError as exc:
-            err.print(f"[bold red]Error:[/] {exc.message}", markup=True, highlight=False)
-            fix = exc.details.get("fix")
-            if fix:
-                err.print(f"[bold]Fix:[/] {fix}", markup=True, highlight=False)
-            raise typer.Exit(exc.exit_code) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _workspace() -> Workspace:
-    return Workspace.open()
+app.add_typer(kpi_app, name="kpi")
 
 
 @app.command()
@@ -81,7 +53,7 @@ def ingest(
     fmt: Fmt = typer.Option(Fmt.table, "--format", help="Output format."),
 ) -> None:
     """Load files into a canonical table; bad rows go to a quarantine file."""
-    ws = _workspace()
+    ws = open_workspace()
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -124,7 +96,7 @@ def _print_ingest(doc: dict[str, Any]) -> None:
 @handles_errors
 def audit_verify(fmt: Fmt = typer.Option(Fmt.table, "--format", help="Output format.")) -> None:
     """Check that no audit entry was changed, removed or reordered."""
-    check = _workspace().verify_audit()
+    check = open_workspace().verify_audit()
     if fmt is Fmt.json:
         emit_json(check.to_dict())
     elif check.ok:
@@ -156,7 +128,7 @@ def user_add(
 ) -> None:
     """Create a user with a role (and a password for the web)."""
     password = _read_password(password_stdin)
-    with _workspace().access() as access:
+    with open_workspace().access() as access:
         from paceline.services.access import operator
 
         user = access.add_user(operator(), login, role, use_case, password)
@@ -173,7 +145,7 @@ def user_grant(
     """Give an existing user another role."""
     from paceline.services.access import operator
 
-    with _workspace().access() as access:
+    with open_workspace().access() as access:
         access.grant(operator(), login, role, use_case)
     out.print(f"Granted {role} to {login}" + (f" on {use_case}" if use_case else ""))
 
@@ -184,7 +156,7 @@ def user_list(fmt: Fmt = typer.Option(Fmt.table, "--format", help="Output format
     """List users and their roles."""
     from paceline.services.access import operator
 
-    with _workspace().access() as access:
+    with open_workspace().access() as access:
         users = access.list_users(operator())
     rows = [{"login": u.login, "active": u.active, "roles": [_grant_doc(g) for g in u.grants]} for u in users]
     if fmt is Fmt.json:
@@ -222,7 +194,7 @@ def token_create(
     """Create an API token for LOGIN; it is printed once, on stdout."""
     from paceline.services.access import operator
 
-    with _workspace().access() as access:
+    with open_workspace().access() as access:
         token = access.create_token(operator(), login, name)
     sys.stdout.write(token + "\n")
     err.print("Store this token now: it is not shown again. Send it as 'Authorization: Bearer <token>'.")
@@ -239,7 +211,7 @@ def serve(
 
     from paceline.web.app import create_app
 
-    ws = _workspace()
+    ws = open_workspace()
     out.print(f"Serving {ws.home} on http://{host}:{port}")
     uvicorn.run(create_app(ws), host=host, port=port, log_level="warning")
 
