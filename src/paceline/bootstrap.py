@@ -23,7 +23,7 @@ from paceline.domain.roles import Action
 from paceline.domain.tables import TABLES
 from paceline.errors import WorkspaceNotFound
 from paceline.services.access import AccessService, Principal, operator
-from paceline.services.kpi import KpiResult
+from paceline.services.kpi import KpiResult, definition
 from paceline.services.kpi import compute as compute_kpi
 from paceline.services.kpi_explain import Comparison, Explanation, Sides, compare, explain
 from paceline.services.kpi_frames import KpiQuery
@@ -33,11 +33,16 @@ from paceline.storage import audit, records
 from paceline.storage.access_repo import SqlAccessRepository
 from paceline.storage.db import Store
 from paceline.storage.ingest import IngestReport, Progress, ingest_files
+from paceline.storage.kpi_cache import ResultCache, generation
 from paceline.storage.models import IngestRun
 from paceline.storage.warehouse import Warehouse
 
 SECRET_FILE = "secret.key"
 MARKER_KEYS = ("min_group_size", "currency")
+
+
+def _cached_doc(result: KpiResult) -> dict[str, Any]:
+    return {"rows": result.rows, "weights": result.weights}
 
 
 def _date(value: date | str | None, name: str) -> date | None:
@@ -67,6 +72,7 @@ class Workspace:
         self.warehouse = Warehouse(settings.warehouse_dir, settings.resolved_warehouse())
         self.warehouse.ensure_layout()
         self._local = threading.local()
+        self.kpi_cache = ResultCache(self.home / "cache" / "kpi")
 
     @classmethod
     def init(cls, path: str | Path | None = None, **settings: Any) -> Workspace:
@@ -206,7 +212,12 @@ class Workspace:
     ) -> KpiResult:
         """Compute a KPI (spec/interface.md, ``kpi compute``); small groups come back suppressed."""
         query = self._kpi_query(kpi, use_case, by, grain, since, until, stat, who)
-        return compute_kpi(self.warehouse_connection(), query, self.settings.min_group_size)
+        k = self.settings.min_group_size
+        key = f"kpi|{query.cache_key()}|k={k}|{generation(self.warehouse, definition(kpi).sources)}"
+        doc = self.kpi_cache.get_or_compute(
+            key, lambda: _cached_doc(compute_kpi(self.warehouse_connection(), query, k))
+        )
+        return KpiResult(definition(kpi), query, doc["rows"], doc["weights"])
 
     def kpi_compare(self, kpi: str, sides: Sides, **options: Any) -> Comparison:
         """The KPI on two sides (before/after a date, or two cohorts) with the change per group."""

@@ -222,3 +222,22 @@ def test_cohort_split_of_task_kpis(ws: Workspace) -> None:
     for r in rows:
         if r["cohort"] is not None:
             assert r["n"] == counts[(r["use_case"], r["cohort"])]
+
+
+def test_results_are_cached_until_new_data_arrives(tmp_path: Path) -> None:
+    ws = Workspace.init(tmp_path / "ws")
+    paths = fx.write_all(tmp_path)
+    ws.ingest("task_events", paths["task_events"])
+    first = ws.kpi("error_rate", by=["use_case"]).rows
+    misses = ws.kpi_cache.misses
+    assert ws.kpi("error_rate", by=["use_case"]).rows == first and ws.kpi_cache.misses == misses
+    other = Workspace.open(tmp_path / "ws")  # another process: served from the disk cache
+    assert other.kpi("error_rate", by=["use_case"]).rows == first and other.kpi_cache.hits == 1
+    late = tmp_path / "late.csv"
+    pd.DataFrame([{"event_id": "late-1", "task_id": "x", "use_case": "claims", "person_id": "team-a-0",
+                   "opened_at": "2026-03-03T09:00:00Z", "completed_at": "2026-03-03T10:00:00Z",
+                   "ai_assisted": "true", "error": "true"}]).to_csv(late, index=False)
+    ws.ingest("task_events", late)  # late data for an early week
+    after = {r["use_case"]: r["n"] for r in ws.kpi("error_rate", by=["use_case"]).rows}
+    before = {r["use_case"]: r["n"] for r in first}
+    assert after["claims"] == before["claims"] + 1 and after["docs"] == before["docs"]

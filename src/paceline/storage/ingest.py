@@ -183,7 +183,6 @@ class _Watcher:
     def __enter__(self) -> _Watcher:
         if self.progress is not None:
             self.con.execute("SET enable_progress_bar = true")
-            self.con.execute("SET enable_progress_bar_print = false")
             self._thread.start()
         return self
 
@@ -234,6 +233,7 @@ class _Loader:
             config={"memory_limit": memory_limit, "temp_directory": str(self.work / "spill")}
         )
         self.con.execute("SET TimeZone = 'UTC'")
+        self.con.execute("SET enable_progress_bar_print = false")  # never draw on the user's terminal
         self.existing = [str(f) for f in warehouse.data_files(table.name)]
         self.pseudonyms = _Pseudonyms(self.con, secret, table.keep_literal_person_ids)
         self.quarantine = _Quarantine(quarantine_dir, table.name, stamp)
@@ -356,22 +356,19 @@ class _Loader:
             f"{readers.ROW_COLUMN}) AS first_row FROM keyed GROUP BY __key HAVING count(*) > 1"
         )
         watch.next_pass()
+        # ANTI JOINs, not correlated NOT EXISTS: DuckDB runs the latter about twice as slowly.
+        anti = []
+        if self._count("repeats"):
+            anti.append(f"ANTI JOIN repeats r ON r.__key = c.__key AND r.first_row <> c.{readers.ROW_COLUMN}")
         prior = self.existing + [str(p) for p in self.written]
-        seen = (
-            (
-                f"AND NOT EXISTS (SELECT 1 FROM read_parquet([{', '.join(map(_lit, prior))}]) s "
-                f"WHERE s.{q(self.key)} = c.__key)"
-            )
-            if prior
-            else ""
-        )
+        if prior:
+            files = ", ".join(map(_lit, prior))
+            anti.append(f"ANTI JOIN read_parquet([{files}]) s ON s.{q(self.key)} = c.__key")
         target = self.work / f"part-{index}.parquet"
         self.con.execute(f"""
             COPY (
-                SELECT {", ".join(cols)} FROM keyed c {joins}
-                WHERE NOT EXISTS (SELECT 1 FROM repeats r WHERE r.__key = c.__key
-                                  AND r.first_row <> c.{readers.ROW_COLUMN}) {seen}
-            ) TO {_lit(target)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 1000000)
+                SELECT {", ".join(cols)} FROM keyed c {joins} {" ".join(anti)}
+            ) TO {_lit(target)} (FORMAT parquet, COMPRESSION zstd)
         """)
         written = pq.ParquetFile(target).metadata.num_rows
         if written:
@@ -379,6 +376,10 @@ class _Loader:
         else:
             target.unlink()
         return written
+
+    def _count(self, table: str) -> int:
+        row = self.con.execute(f"SELECT count(*) FROM {table}").fetchone()
+        return int(row[0]) if row else 0
 
     def finish(self) -> str | None:
         """Publish the new files (each atomically) and close the quarantine."""
