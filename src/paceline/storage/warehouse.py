@@ -104,6 +104,11 @@ class Warehouse:
         return f"SELECT * EXCLUDE ({internal}) FROM {source}"
 
     def _connect_spark(self) -> Any:
+        """An Ibis connection on a Spark session over the same Parquet folders.
+
+        Spark lists a table's files when the connection is made: reconnect to see
+        data ingested later (the KPI cache notices new files on its own).
+        """
         try:
             from pyspark.sql import SparkSession
         except ImportError as exc:
@@ -119,9 +124,12 @@ class Warehouse:
             .config("spark.ui.enabled", "false")
             .getOrCreate()
         )
+        session.sparkContext.setLogLevel("ERROR")
         con = ibis.pyspark.connect(session)
         for table in TABLES.values():
-            frame = session.read.schema(_spark_schema(table)).parquet(self.glob(table.name))
+            # The folder, not a glob: Spark skips the `_schema.parquet` file by its leading underscore.
+            folder = str(self.table_dir(table.name).resolve())
+            frame = session.read.schema(_spark_schema(table)).parquet(folder)
             frame.createOrReplaceTempView(f"{table.name}__raw")
             con.raw_sql(f"CREATE OR REPLACE TEMP VIEW {table.name} AS {self._spark_view(table)}")
         return con
