@@ -23,6 +23,7 @@ from paceline.domain.roles import Action
 from paceline.domain.tables import TABLES
 from paceline.errors import WorkspaceNotFound
 from paceline.services.access import AccessService, Principal, operator
+from paceline.services.dashboard import overview
 from paceline.services.kpi import KpiResult, definition
 from paceline.services.kpi import compute as compute_kpi
 from paceline.services.kpi_explain import Comparison, Explanation, Sides, compare, explain
@@ -39,6 +40,26 @@ from paceline.storage.warehouse import Warehouse
 
 SECRET_FILE = "secret.key"
 MARKER_KEYS = ("min_group_size", "currency")
+
+
+class _ScopedSource:
+    """The workspace as the overview's source, showing only the use cases a principal may read."""
+
+    def __init__(self, ws: Workspace, who: Principal) -> None:
+        self.ws, self.who = ws, who
+
+    def run_kpi(self, query: KpiQuery) -> KpiResult:
+        return self.ws.run_kpi(query)
+
+    def use_cases(self) -> list[str]:
+        return [u for u in self.ws.use_cases() if self.who.can(Action.READ, u)]
+
+    def ai_start_dates(self) -> dict[str, date]:
+        return self.ws.ai_start_dates()
+
+    def sees_program(self) -> bool:
+        """Program-wide figures mix every use case: only for principals with a global grant."""
+        return any(g.use_case is None for g in self.who.grants)
 
 
 def _cached_doc(result: KpiResult) -> dict[str, Any]:
@@ -211,23 +232,55 @@ class Workspace:
         who: Principal | None = None,
     ) -> KpiResult:
         """Compute a KPI (spec/interface.md, ``kpi compute``); small groups come back suppressed."""
-        query = self._kpi_query(kpi, use_case, by, grain, since, until, stat, who)
+        return self.run_kpi(self._kpi_query(kpi, use_case, by, grain, since, until, stat, who))
+
+    def run_kpi(self, query: KpiQuery) -> KpiResult:
+        """Compute *query* (already permission-checked), served from the cache while data is unchanged."""
         k = self.settings.min_group_size
-        key = f"kpi|{query.cache_key()}|k={k}|{generation(self.warehouse, definition(kpi).sources)}"
+        kpi = definition(query.kpi)
+        key = f"kpi|{query.cache_key()}|k={k}|{generation(self.warehouse, kpi.sources)}"
         doc = self.kpi_cache.get_or_compute(
             key, lambda: _cached_doc(compute_kpi(self.warehouse_connection(), query, k))
         )
-        return KpiResult(definition(kpi), query, doc["rows"], doc["weights"])
+        return KpiResult(kpi, query, doc["rows"], doc["weights"])
 
     def kpi_compare(self, kpi: str, sides: Sides, **options: Any) -> Comparison:
         """The KPI on two sides (before/after a date, or two cohorts) with the change per group."""
-        query = self._kpi_query(kpi, **options)
-        return compare(self.warehouse_connection(), query, sides, self.settings.min_group_size)
+        return compare(self.run_kpi, self._kpi_query(kpi, **options), sides)
 
     def kpi_explain(self, kpi: str, sides: Sides, dim: str, **options: Any) -> Explanation:
         """Where a KPI change comes from: rate and mix effects per segment of *dim*."""
-        query = self._kpi_query(kpi, **options)
-        return explain(self.warehouse_connection(), query, sides, dim, self.settings.min_group_size)
+        return explain(self.run_kpi, self._kpi_query(kpi, **options), sides, dim)
+
+    def use_cases(self) -> list[str]:
+        """Use cases that appear in the event data (tasks, assignments, usage)."""
+        tables = ("task_events", "assignments", "usage_events")
+        key = f"use_cases|{generation(self.warehouse, tables)}"
+
+        def compute() -> dict[str, Any]:
+            con = self.warehouse_connection()
+            names = [con.table(t).select("use_case") for t in tables]
+            union = names[0].union(*names[1:]).distinct().order_by("use_case")
+            return {"use_cases": [v for v in union.to_pyarrow().column(0).to_pylist() if v is not None]}
+
+        return list(self.kpi_cache.get_or_compute(key, compute)["use_cases"])
+
+    def ai_start_dates(self) -> dict[str, date]:
+        """Per use case, the first day its AI tool was switched on for anyone."""
+        key = f"ai_start|{generation(self.warehouse, ('assignments',))}"
+
+        def compute() -> dict[str, Any]:
+            a = self.warehouse_connection().table("assignments")
+            rows = a.group_by("use_case").aggregate(start=a.ai_enabled_from.min()).to_pyarrow().to_pylist()
+            return {r["use_case"]: r["start"].isoformat() for r in rows if r["start"] is not None}
+
+        return {k: date.fromisoformat(v) for k, v in self.kpi_cache.get_or_compute(key, compute).items()}
+
+    def overview(self, use_case: str | None = None, who: Principal | None = None) -> dict[str, Any]:
+        """Every KPI tile for the program and each use case the principal may see."""
+        principal = who or operator()
+        principal.require(Action.READ, use_case)
+        return overview(_ScopedSource(self, principal), use_case)
 
     def _kpi_query(
         self,

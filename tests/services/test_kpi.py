@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from paceline.bootstrap import Workspace
+from paceline.domain.kpis import KPIS
 from tests.services import kpi_fixture as fx
 
 
@@ -241,3 +242,28 @@ def test_results_are_cached_until_new_data_arrives(tmp_path: Path) -> None:
     after = {r["use_case"]: r["n"] for r in ws.kpi("error_rate", by=["use_case"]).rows}
     before = {r["use_case"]: r["n"] for r in first}
     assert after["claims"] == before["claims"] + 1 and after["docs"] == before["docs"]
+
+
+def test_overview_windows_agree_with_exact_comparisons(ws: Workspace) -> None:
+    from paceline.services.kpi_explain import Sides
+
+    doc = ws.overview()
+    assert doc["use_cases"] == ["claims", "docs"] and doc["ai_start"]["claims"] == "2026-03-09"
+    tiles = {(t["key"], t["use_case"]): t for t in doc["tiles"]}
+    assert len(tiles) == len(doc["tiles"]) == 3 * len(KPIS)
+    for kpi in ("error_rate", "productivity", "csat", "nps", "resolution_time"):
+        tile = tiles[(kpi, "claims")]
+        [row] = ws.kpi_compare(kpi, Sides(split=fx.date(2026, 3, 9)), use_case="claims").rows
+        assert math.isclose(tile["baseline"], row["baseline"]) and math.isclose(tile["current"], row["current"])
+        assert math.isclose(tile["change"], row["change"])
+    assert tiles[("error_rate", None)]["typical"].startswith("20-60%")
+
+
+def test_overview_shows_a_scoped_principal_only_its_use_case(ws: Workspace) -> None:
+    from paceline.domain.roles import Grant, Role
+    from paceline.services.access import Principal
+
+    owner = Principal("bo", (Grant(Role.BUSINESS_OWNER, "docs"),))
+    doc = ws.overview(who=owner)
+    assert doc["use_cases"] == ["docs"] and doc["scopes"] == ["docs"]
+    assert {t["use_case"] for t in doc["tiles"]} == {"docs"}

@@ -19,13 +19,14 @@ under ``min_group_size`` that cannot be shown) is reported as not attributed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
 
 from paceline.domain.kpis import Grain, KpiDefinition, Stat, change_value
 from paceline.errors import ValidationError
-from paceline.services.kpi import KpiResult, compute, definition
+from paceline.services.kpi import KpiResult, definition
 from paceline.services.kpi_frames import KpiQuery
 
 
@@ -80,15 +81,19 @@ class Comparison:
         }
 
 
-def _side_results(con: Any, query: KpiQuery, sides: Sides, k: int) -> tuple[KpiResult, KpiResult]:
+Run = Callable[[KpiQuery], KpiResult]
+"""Computes one query (the workspace passes its cached runner)."""
+
+
+def _side_results(run: Run, query: KpiQuery, sides: Sides) -> tuple[KpiResult, KpiResult]:
     if sides.split is not None:
         before = replace(query, until=sides.split - timedelta(days=1))
         after = replace(query, since=sides.split)
-        return compute(con, before, k), compute(con, after, k)
+        return run(before), run(after)
     assert sides.dim is not None
     if sides.dim in query.by:
         raise ValidationError(f"{sides.dim} is the compared dimension; do not also split by it", field="by")
-    both = compute(con, replace(query, by=(sides.dim, *query.by)), k)
+    both = run(replace(query, by=(sides.dim, *query.by)))
     return _pick(both, sides.dim, sides.baseline), _pick(both, sides.dim, sides.current)
 
 
@@ -109,10 +114,10 @@ def _key(row: dict[str, Any], by: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(_text(row[d]) for d in by)
 
 
-def compare(con: Any, query: KpiQuery, sides: Sides, k: int) -> Comparison:
+def compare(run: Run, query: KpiQuery, sides: Sides) -> Comparison:
     """The KPI on both sides, per group of ``query.by``, with the change."""
     kpi = definition(query.kpi)
-    base, cur = _side_results(con, replace(query, grain=Grain.TOTAL), sides, k)
+    base, cur = _side_results(run, replace(query, grain=Grain.TOTAL), sides)
     left = {_key(r, query.by): r for r in base.rows}
     right = {_key(r, query.by): r for r in cur.rows}
     rows = []
@@ -164,7 +169,7 @@ class Explanation:
         }
 
 
-def explain(con: Any, query: KpiQuery, sides: Sides, dim: str, k: int) -> Explanation:
+def explain(run: Run, query: KpiQuery, sides: Sides, dim: str) -> Explanation:
     """Decompose the change of ``query.kpi`` between *sides* by *dim* (module docstring)."""
     kpi = definition(query.kpi)
     if query.stat is not Stat.MEAN:
@@ -174,8 +179,8 @@ def explain(con: Any, query: KpiQuery, sides: Sides, dim: str, k: int) -> Explan
             fix="use --stat mean",
         )
     total = replace(query, by=(), grain=Grain.TOTAL)
-    overall_a, overall_b = (_single(r) for r in _side_results(con, total, sides, k))
-    seg_a, seg_b = _side_results(con, replace(total, by=(dim,)), sides, k)
+    overall_a, overall_b = (_single(r) for r in _side_results(run, total, sides))
+    seg_a, seg_b = _side_results(run, replace(total, by=(dim,)), sides)
     shares_a, shares_b = _shares(seg_a, dim), _shares(seg_b, dim)
     segments: list[dict[str, Any]] = []
     attributed = 0.0
