@@ -21,7 +21,7 @@ from paceline.domain.audit_chain import ChainCheck, verify_chain
 from paceline.domain.kpis import Grain, Stat
 from paceline.domain.roles import Action
 from paceline.domain.tables import TABLES
-from paceline.errors import WorkspaceNotFound
+from paceline.errors import PermissionDenied, WorkspaceNotFound
 from paceline.services.access import AccessService, Principal, operator
 from paceline.services.dashboard import overview
 from paceline.services.kpi import KpiResult, definition
@@ -59,7 +59,7 @@ class _ScopedSource:
 
     def sees_program(self) -> bool:
         """Program-wide figures mix every use case: only for principals with a global grant."""
-        return any(g.use_case is None for g in self.who.grants)
+        return self.who.is_global
 
 
 def _cached_doc(result: KpiResult) -> dict[str, Any]:
@@ -229,10 +229,14 @@ class Workspace:
         since: date | str | None = None,
         until: date | str | None = None,
         stat: str = "mean",
+        filters: dict[str, str] | None = None,
         who: Principal | None = None,
     ) -> KpiResult:
-        """Compute a KPI (spec/interface.md, ``kpi compute``); small groups come back suppressed."""
-        return self.run_kpi(self._kpi_query(kpi, use_case, by, grain, since, until, stat, who))
+        """Compute a KPI (spec/interface.md, ``kpi compute``); small groups come back suppressed.
+
+        *filters* keeps one segment, e.g. ``{"team": "claims-east"}`` (a drill-down).
+        """
+        return self.run_kpi(self._kpi_query(kpi, use_case, by, grain, since, until, stat, filters, who))
 
     def run_kpi(self, query: KpiQuery) -> KpiResult:
         """Compute *query* (already permission-checked), served from the cache while data is unchanged."""
@@ -291,12 +295,19 @@ class Workspace:
         since: date | str | None = None,
         until: date | str | None = None,
         stat: str = "mean",
+        filters: dict[str, str] | None = None,
         who: Principal | None = None,
     ) -> KpiQuery:
-        (who or operator()).require(Action.READ, use_case)
+        principal = who or operator()
+        principal.require(Action.READ, use_case)
+        if use_case is None and not principal.is_global:
+            raise PermissionDenied(
+                f"{principal.login} may see KPIs of their own use cases only",
+                fix="choose a use case (--use-case, or use_case= in the API)",
+            )
         return KpiQuery(
             kpi, use_case, tuple(by), parse_choice(Grain, grain, "grain"), _date(since, "since"),
-            _date(until, "until"), parse_choice(Stat, stat, "stat"),
+            _date(until, "until"), parse_choice(Stat, stat, "stat"), dict(filters or {}),
         )
 
     def warehouse_connection(self) -> Any:

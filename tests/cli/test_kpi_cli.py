@@ -40,19 +40,27 @@ def test_kpi_list_json(home: Path) -> None:
 
 
 def test_kpi_compute_json_matches_the_spec_shape(home: Path) -> None:
-    code, out, _ = run(home, "kpi", "compute", "error_rate", "--by", "team", "--grain", "week", "--format", "json")
+    code, out, _ = run(
+        home, "kpi", "compute", "error_rate", "--by", "team", "--grain", "week", "--format", "json"
+    )
     doc = json.loads(out)
     assert code == 0
     assert {k: doc[k] for k in ("kpi", "unit", "direction", "grain", "by")} == {
-        "kpi": "error_rate", "unit": "share", "direction": "lower_is_better", "grain": "week", "by": ["team"]}
+        "kpi": "error_rate",
+        "unit": "share",
+        "direction": "lower_is_better",
+        "grain": "week",
+        "by": ["team"],
+    }
     row = doc["rows"][0]
     assert set(row) == {"period_start", "team", "value", "n", "n_people", "suppressed"}
     assert any(r["suppressed"] and r["value"] is None for r in doc["rows"] if r["team"] == "team-b")
 
 
 def test_kpi_compute_csv_and_table(home: Path) -> None:
-    code, out, _ = run(home, "kpi", "compute", "resolution_time", "--stat", "p90", "--by", "priority",
-                       "--format", "csv")
+    code, out, _ = run(
+        home, "kpi", "compute", "resolution_time", "--stat", "p90", "--by", "priority", "--format", "csv"
+    )
     rows = list(csv.DictReader(io.StringIO(out)))
     assert code == 0 and {r["priority"] for r in rows} == {"low", "high"}
     code, out, _ = run(home, "kpi", "compute", "esat", "--by", "team")
@@ -63,8 +71,9 @@ def test_kpi_compare_and_explain(home: Path) -> None:
     code, out, _ = run(home, "kpi", "compare", "error_rate", "--split", "2026-03-23", "--format", "json")
     doc = json.loads(out)
     assert code == 0 and doc["change"] == "reduction_pct" and len(doc["rows"]) == 1
-    code, out, _ = run(home, "kpi", "explain", "error_rate", "--by", "priority", "--split", "2026-03-23",
-                       "--format", "json")
+    code, out, _ = run(
+        home, "kpi", "explain", "error_rate", "--by", "priority", "--split", "2026-03-23", "--format", "json"
+    )
     doc = json.loads(out)
     assert code == 0 and {s["segment"] for s in doc["segments"]} == {"low", "high"}
     code, out, _ = run(home, "kpi", "explain", "error_rate", "--by", "priority", "--split", "2026-03-23")

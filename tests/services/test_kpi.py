@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -235,9 +236,20 @@ def test_results_are_cached_until_new_data_arrives(tmp_path: Path) -> None:
     other = Workspace.open(tmp_path / "ws")  # another process: served from the disk cache
     assert other.kpi("error_rate", by=["use_case"]).rows == first and other.kpi_cache.hits == 1
     late = tmp_path / "late.csv"
-    pd.DataFrame([{"event_id": "late-1", "task_id": "x", "use_case": "claims", "person_id": "team-a-0",
-                   "opened_at": "2026-03-03T09:00:00Z", "completed_at": "2026-03-03T10:00:00Z",
-                   "ai_assisted": "true", "error": "true"}]).to_csv(late, index=False)
+    pd.DataFrame(
+        [
+            {
+                "event_id": "late-1",
+                "task_id": "x",
+                "use_case": "claims",
+                "person_id": "team-a-0",
+                "opened_at": "2026-03-03T09:00:00Z",
+                "completed_at": "2026-03-03T10:00:00Z",
+                "ai_assisted": "true",
+                "error": "true",
+            }
+        ]
+    ).to_csv(late, index=False)
     ws.ingest("task_events", late)  # late data for an early week
     after = {r["use_case"]: r["n"] for r in ws.kpi("error_rate", by=["use_case"]).rows}
     before = {r["use_case"]: r["n"] for r in first}
@@ -254,7 +266,9 @@ def test_overview_windows_agree_with_exact_comparisons(ws: Workspace) -> None:
     for kpi in ("error_rate", "productivity", "csat", "nps", "resolution_time"):
         tile = tiles[(kpi, "claims")]
         [row] = ws.kpi_compare(kpi, Sides(split=fx.date(2026, 3, 9)), use_case="claims").rows
-        assert math.isclose(tile["baseline"], row["baseline"]) and math.isclose(tile["current"], row["current"])
+        assert math.isclose(tile["baseline"], row["baseline"]) and math.isclose(
+            tile["current"], row["current"]
+        )
         assert math.isclose(tile["change"], row["change"])
     assert tiles[("error_rate", None)]["typical"].startswith("20-60%")
 
@@ -267,3 +281,18 @@ def test_overview_shows_a_scoped_principal_only_its_use_case(ws: Workspace) -> N
     doc = ws.overview(who=owner)
     assert doc["use_cases"] == ["docs"] and doc["scopes"] == ["docs"]
     assert {t["use_case"] for t in doc["tiles"]} == {"docs"}
+
+
+def test_filters_select_one_segment(ws: Workspace) -> None:
+    from dataclasses import replace as dc_replace
+
+    from paceline.services.kpi_frames import KpiQuery
+
+    whole = {r["priority"]: r for r in ws.kpi("error_rate", by=["priority"]).rows}
+    query = ws._kpi_query("error_rate", by=["team"])
+    within = ws.run_kpi(dc_replace(query, filters={"priority": "high"}))
+    assert sum(r["n"] for r in within.rows) == whole["high"]["n"]
+    ai = ws.run_kpi(dc_replace(ws._kpi_query("automation_rate"), filters={"ai_assisted": "true"}))
+    t = fx.tasks_enriched()
+    assert ai.rows[0]["n"] == int(t.ai_assisted.sum())
+    assert not isinstance(KpiQuery("x").filters, tuple)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 import shutil
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -59,9 +58,12 @@ def _same(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> None:
 CASES = [(k, by, grain) for k in KPIS for by, grain in [((), Grain.TOTAL), (("team",), Grain.WEEK)]]
 
 
-@pytest.mark.parametrize(("kpi", "by", "grain"), CASES, ids=[f"{k}-{'-'.join(b) or 'all'}" for k, b, _ in CASES])
-def test_every_kpi_agrees_on_duckdb_and_spark(engines: tuple[Any, Any], kpi: str, by: tuple[str, ...],
-                                              grain: Grain) -> None:
+@pytest.mark.parametrize(
+    ("kpi", "by", "grain"), CASES, ids=[f"{k}-{'-'.join(b) or 'all'}" for k, b, _ in CASES]
+)
+def test_every_kpi_agrees_on_duckdb_and_spark(
+    engines: tuple[Any, Any], kpi: str, by: tuple[str, ...], grain: Grain
+) -> None:
     duck, spark = engines
     query = KpiQuery(kpi, by=by, grain=grain)
     _same(compute(duck, query, 5).rows, compute(spark, query, 5).rows)

@@ -216,6 +216,46 @@ def serve(
     uvicorn.run(create_app(ws), host=host, port=port, log_level="warning")
 
 
+@app.command()
+@handles_errors
+def demo(
+    seed: int | None = typer.Option(
+        None, "--seed", min=0, help="Random seed (default 7); a seed always builds the same firm."
+    ),
+    no_serve: bool = typer.Option(False, "--no-serve", help="Build and print the summary, then exit."),
+    reset: bool = typer.Option(
+        False, "--reset", help="Delete the demo's data, warehouse and database first, then rebuild."
+    ),
+    scale: int | None = typer.Option(
+        None, "--scale", min=1, help="Only write N task events as Parquet to --out (benchmarks)."
+    ),
+    out_dir: Path | None = typer.Option(None, "--out", help="Folder for --scale output."),
+    people: int | None = typer.Option(
+        None, "--people", help="Head count (default 800, at least 40): smaller for quick trials."
+    ),
+    months: int | None = typer.Option(None, "--months", help="Months of history (default 18, at least 3)."),
+) -> None:
+    """Build the demo firm, load it as a user would, print the summary and serve the dashboard."""
+    from paceline.demo.params import FirmParams
+    from paceline.demo.report import scale_line, summary_lines, summary_tables
+    from paceline.demo.run import DEFAULT_SEED, run_demo
+    from paceline.demo.scale import write_scale
+
+    params, seed = FirmParams.sized(people, months), DEFAULT_SEED if seed is None else seed
+    if scale is not None or out_dir is not None:
+        if scale is None or out_dir is None:
+            raise UsageError("--scale and --out go together", fix="paceline demo --scale 10000000 --out DIR")
+        out.print(scale_line(write_scale(scale, out_dir, seed=seed, params=params)))
+        return
+    summary, created = run_demo(seed, params, reset=reset, say=lambda message: err.print(message))
+    for line in summary_lines(summary, created):
+        out.print(line)
+    for title, columns, rows in summary_tables(summary):
+        table(title, columns, rows)
+    if not no_serve:
+        serve(host="127.0.0.1", port=8000)
+
+
 def main() -> None:
     """Entry point of the ``paceline`` console script."""
     app()

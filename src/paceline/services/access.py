@@ -38,6 +38,11 @@ class Principal:
     def actor(self) -> str:
         return f"{self.kind}:{self.login}"
 
+    @property
+    def is_global(self) -> bool:
+        """Whether some grant covers every use case (program-wide figures need one)."""
+        return any(g.use_case is None for g in self.grants)
+
     def can(self, action: Action, use_case: str | None = None) -> bool:
         return allowed(self.grants, action, use_case)
 

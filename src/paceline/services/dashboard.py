@@ -77,7 +77,12 @@ def register_tiles(name: str, provider: TileProvider) -> None:
 def _window(rows: list[dict[str, Any]], weights: list[float], keep: Callable[[str], bool]) -> float | None:
     num = den = 0.0
     for row, weight in zip(rows, weights, strict=True):
-        if row["period_start"] and keep(row["period_start"]) and not row["suppressed"] and row["value"] is not None:
+        if (
+            row["period_start"]
+            and keep(row["period_start"])
+            and not row["suppressed"]
+            and row["value"] is not None
+        ):
             num += row["value"] * weight
             den += weight
     return num / den if den else None
@@ -86,21 +91,39 @@ def _window(rows: list[dict[str, Any]], weights: list[float], keep: Callable[[st
 def kpi_tile(kpi: KpiDefinition, use_case: str | None, result: KpiResult, start: date | None) -> Tile:
     """The tile of *kpi* from its weekly *result* (already restricted to the use case)."""
     rows = [r for r in result.rows if r.get("use_case", use_case) == use_case]
-    weights = [w for r, w in zip(result.rows, result.weights, strict=True) if r.get("use_case", use_case) == use_case]
+    weights = [
+        w for r, w in zip(result.rows, result.weights, strict=True) if r.get("use_case", use_case) == use_case
+    ]
     series = [{"week": r["period_start"], "value": r["value"], "suppressed": r["suppressed"]} for r in rows]
     weeks = [r["period_start"] for r in rows if r["period_start"]]
     recent = set(weeks[-CURRENT_WEEKS:])
     baseline = _window(rows, weights, lambda w: start is not None and w < start.isoformat())
     current = _window(rows, weights, lambda w: w in recent and (start is None or w >= start.isoformat()))
     change = change_value(kpi.change, baseline, current)
-    latest = next((r["value"] for r in reversed(rows) if not r["suppressed"] and r["value"] is not None), None)
-    improved = None if baseline is None or current is None or current == baseline else (
-        (current > baseline) == (kpi.direction is Direction.HIGHER))
+    latest = next(
+        (r["value"] for r in reversed(rows) if not r["suppressed"] and r["value"] is not None), None
+    )
+    improved = (
+        None
+        if baseline is None or current is None or current == baseline
+        else ((current > baseline) == (kpi.direction is Direction.HIGHER))
+    )
     return Tile(
-        key=kpi.name, title=kpi.title, unit=kpi.unit, direction=kpi.direction.value,
-        indicator=kpi.indicator.value, framework_kpi=kpi.framework_kpi, use_case=use_case, series=series,
-        latest=latest, baseline=baseline, current=current, change=change, change_kind=kpi.change.value,
-        improved=improved, typical=kpi.typical.text if kpi.typical else None,
+        key=kpi.name,
+        title=kpi.title,
+        unit=kpi.unit,
+        direction=kpi.direction.value,
+        indicator=kpi.indicator.value,
+        framework_kpi=kpi.framework_kpi,
+        use_case=use_case,
+        series=series,
+        latest=latest,
+        baseline=baseline,
+        current=current,
+        change=change,
+        change_kind=kpi.change.value,
+        improved=improved,
+        typical=kpi.typical.text if kpi.typical else None,
         note=None if start else "no AI switch-on date in the assignments: no baseline",
         link=f"/kpis/{kpi.name}" + (f"?use_case={use_case}" if use_case else ""),
     )

@@ -25,6 +25,7 @@ from paceline.errors import ValidationError
 from paceline.services.kpi_frames import (
     PERIOD,
     KpiQuery,
+    apply_filters,
     check_dims,
     period_of,
     time_window,
@@ -79,7 +80,7 @@ def _task_frame(con: Any, query: KpiQuery) -> ir.Table:
     if query.use_case:
         t = t.filter(t.use_case == query.use_case)
     t = t.mutate(**{PERIOD: period_of(t.completed_at, query.grain), "_day": t.completed_at.date()})
-    need = set(query.by)
+    need = query.dims_needed
     t = with_people(t, con.table("people"), t._day, need)
     if "cohort" in need:
         t = with_cohort(t, con.table("assignments"), "_day", "event_id")
@@ -218,7 +219,7 @@ def _adoption(con: Any, query: KpiQuery) -> tuple[ir.Table, dict[str, ir.Value]]
         & (eligible.use_case == active._auc),
     )
     joined = joined.mutate(_active=joined._apid.notnull())
-    joined = with_people(joined, con.table("people"), None, set(query.by))
+    joined = apply_filters(with_people(joined, con.table("people"), None, query.dims_needed), query.filters)
     n = joined.person_id.nunique()
     value = joined.person_id.nunique(where=joined._active).cast("float64") / n.cast("float64")
     return joined, {"value": value, "n": n, "n_people": n, "weight": n}
@@ -230,9 +231,10 @@ def _suggestions(con: Any, query: KpiQuery, kpi: KpiDefinition) -> tuple[ir.Tabl
     if query.use_case:
         u = u.filter(u.use_case == query.use_case)
     u = u.mutate(**{PERIOD: period_of(u.occurred_at, query.grain), "_day": u.occurred_at.date()})
-    u = with_people(u, con.table("people"), u._day, set(query.by))
-    if "cohort" in query.by:
+    u = with_people(u, con.table("people"), u._day, query.dims_needed)
+    if "cohort" in query.dims_needed:
         u = with_cohort(u, con.table("assignments"), "_day", "event_id")
+    u = apply_filters(u, query.filters)
     verb = kpi.name.removeprefix("suggestions_").removesuffix("_share")
     value = (u.action == f"suggestion_{verb}").cast("float64").mean()
     return u, {"value": value, "n": u.count(), "n_people": u.person_id.nunique(), "weight": u.count()}
@@ -247,7 +249,7 @@ def _surveys(con: Any, query: KpiQuery, kpi: KpiDefinition) -> tuple[ir.Table, d
     if query.use_case:
         s = s.filter(s.use_case == query.use_case)
     s = s.mutate(**{PERIOD: period_of(s.responded_at, query.grain), "_day": s.responded_at.date()})
-    need = set(query.by)
+    need = query.dims_needed
     s = with_people(s, con.table("people"), s._day, need)
     if "cohort" in need:
         s = with_cohort(s, con.table("assignments"), "_day", "response_id")
@@ -259,6 +261,7 @@ def _surveys(con: Any, query: KpiQuery, kpi: KpiDefinition) -> tuple[ir.Table, d
             .mutate(ai_assisted=lambda x: x._ai)
             .drop("_tid", "_ai")
         )
+    s = apply_filters(s, query.filters)
     if kpi.name == "nps":
         value = ((s.score >= 9).cast("float64").mean() - (s.score <= 6).cast("float64").mean()) * 100.0
     else:
@@ -273,6 +276,7 @@ def build(con: Any, query: KpiQuery) -> ir.Table:
     """The grouped aggregate for *query*: one row per period and group."""
     kpi = definition(query.kpi)
     check_dims(query.by, kpi.dims, kpi.name)
+    check_dims(tuple(query.filters), kpi.dims, kpi.name)
     if query.stat not in kpi.stats:
         raise ValidationError(
             f"{kpi.name} has no statistic {query.stat.value!r}",
@@ -280,7 +284,7 @@ def build(con: Any, query: KpiQuery) -> ir.Table:
             fix=f"use one of: {', '.join(s.value for s in kpi.stats)}",
         )
     if kpi.sources[0] == "task_events":
-        frame = _task_frame(con, query)
+        frame = apply_filters(_task_frame(con, query), query.filters)
         metrics = _task_metrics(frame, kpi, query.stat)
     elif kpi.name == "adoption_rate":
         frame, metrics = _adoption(con, query)

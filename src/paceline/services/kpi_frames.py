@@ -37,6 +37,11 @@ class KpiQuery:
     stat: Stat = Stat.MEAN
     filters: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def dims_needed(self) -> set[str]:
+        """Dimensions the frame must carry: those split by and those filtered on."""
+        return set(self.by) | set(self.filters)
+
     def cache_key(self) -> str:
         parts = [
             self.kpi,
@@ -134,6 +139,17 @@ def with_cohort(table: ir.Table, assignments: ir.Table, day_column: str, row_id:
         .mutate(cohort=ranked._cohort)
         .drop("_apid", "_auc", "_cohort", "_from", "_to", "_rank")
     )
+
+
+def apply_filters(table: ir.Table, filters: dict[str, Any]) -> ir.Table:
+    """Keep the rows of one segment: ``{"team": "claims-east", "ai_assisted": "true"}``."""
+    for dim, value in filters.items():
+        column = table[dim]
+        if column.type().is_boolean():
+            table = table.filter(column == (str(value).lower() == "true"))
+        else:
+            table = table.filter(column == str(value))
+    return table
 
 
 def check_dims(by: tuple[str, ...], allowed: tuple[str, ...], kpi: str) -> None:

@@ -11,6 +11,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
 
 from paceline.services.access import Principal
+from paceline.web.formats import FILTERS
 from paceline.web.nav import visible_nav
 from paceline.web.security import CSRF_FIELD, CSRF_HEADER, Session
 
@@ -26,6 +27,7 @@ def make_templates() -> Jinja2Templates:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters.update(FILTERS)
     return Jinja2Templates(env=env)
 
 

@@ -1,0 +1,113 @@
+"""Plotly chart specs for the KPI pages, kept apart from the calculations.
+
+Pages embed each spec as JSON in a ``<script type="application/json">`` block and
+``/assets/charts.js`` draws it: the content security policy allows no inline
+script, and the numbers stay in the page for the table beside each chart.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import plotly.graph_objects as go
+from plotly.utils import PlotlyJSONEncoder
+
+FONT = {"family": "system-ui, sans-serif", "size": 12, "color": "#1b1f24"}
+PALETTE = ["#1f5fa8", "#b5562b", "#2e7d4f", "#7a4da8", "#8a6d00", "#2b7c8f", "#a33a5b"]
+
+
+def _spec(fig: go.Figure) -> str:
+    """Data and layout as compact JSON, without Plotly's default template (tens of KB per chart)."""
+    spec = fig.to_plotly_json()
+    spec["layout"].pop("template", None)
+    return json.dumps(spec, cls=PlotlyJSONEncoder, separators=(",", ":"))
+
+
+def sparkline(series: Sequence[dict[str, Any]]) -> str:
+    """A small weekly trend without axes; suppressed weeks are gaps."""
+    x = [p["week"] for p in series]
+    y = [None if p["suppressed"] else p["value"] for p in series]
+    fig = go.Figure(
+        go.Scatter(
+            x=x,
+            y=y,
+            mode="lines",
+            line={"color": PALETTE[0], "width": 2},
+            hovertemplate="%{x}: %{y:.3g}<extra></extra>",
+            connectgaps=False,
+        )
+    )
+    fig.update_layout(
+        height=60,
+        margin={"l": 0, "r": 0, "t": 4, "b": 4},
+        showlegend=False,
+        xaxis={"visible": False},
+        yaxis={"visible": False},
+        paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)",
+        font=FONT,
+    )
+    return _spec(fig)
+
+
+def trend(rows: Sequence[dict[str, Any]], by: Sequence[str], unit: str) -> str:
+    """The KPI over time, one line per group."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        name = " / ".join(str(row[d]) for d in by) if by else "all"
+        groups.setdefault(name, []).append(row)
+    fig = go.Figure()
+    for i, (name, points) in enumerate(groups.items()):
+        fig.add_trace(
+            go.Scatter(
+                x=[p["period_start"] for p in points],
+                y=[None if p["suppressed"] else p["value"] for p in points],
+                name=name,
+                mode="lines+markers",
+                line={"color": PALETTE[i % len(PALETTE)]},
+            )
+        )
+    fig.update_layout(
+        height=320,
+        margin={"l": 50, "r": 10, "t": 10, "b": 40},
+        font=FONT,
+        yaxis={"title": unit},
+        legend={"orientation": "h", "y": -0.2},
+    )
+    return _spec(fig)
+
+
+def contributions(segments: Sequence[dict[str, Any]], links: Sequence[str]) -> str:
+    """Rate and mix effect per segment; clicking a bar drills into that segment."""
+    names = [str(s["segment"]) for s in segments]
+    fig = go.Figure(
+        [
+            go.Bar(
+                name="rate effect",
+                y=names,
+                x=[s["rate_effect"] for s in segments],
+                orientation="h",
+                marker_color=PALETTE[0],
+                customdata=list(links),
+            ),
+            go.Bar(
+                name="mix effect",
+                y=names,
+                x=[s["mix_effect"] for s in segments],
+                orientation="h",
+                marker_color=PALETTE[1],
+                customdata=list(links),
+            ),
+        ]
+    )
+    fig.update_layout(
+        barmode="relative",
+        height=60 + 36 * max(len(names), 1),
+        font=FONT,
+        margin={"l": 120, "r": 10, "t": 10, "b": 30},
+        yaxis={"autorange": "reversed"},
+        legend={"orientation": "h", "y": -0.15},
+    )
+    return _spec(fig)
