@@ -50,13 +50,19 @@ def run_measured(code: str) -> dict[str, float]:
     """Run *code* in a fresh interpreter and return what it put in ``__result``.
 
     The code times its own operation (``__result["seconds"]``), so interpreter
-    start-up and imports are not counted; the peak RSS of the process is added.
+    start-up and imports are not counted. It may record its resident memory just
+    before the operation (``__result["base_mib"] = __rss()``); the peak RSS of the
+    process and the peak's increase over that base are added.
     """
     wrapper = textwrap.dedent("""
         import json, resource, time
+        def __rss():
+            with open("/proc/self/status") as fh:
+                return next(int(line.split()[1]) for line in fh if line.startswith("VmRSS")) / 1024
         __result = {}
-        exec(compile(__CODE__, "<bench>", "exec"), {"__result": __result})
+        exec(compile(__CODE__, "<bench>", "exec"), {"__result": __result, "__rss": __rss})
         __result["peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        __result["added_mib"] = __result["peak_mib"] - __result.get("base_mib", 0.0)
         print(json.dumps(__result))
     """).replace("__CODE__", repr(textwrap.dedent(code)))
     out = subprocess.run([sys.executable, "-c", wrapper], check=True, capture_output=True, text=True)

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from paceline.bootstrap import Workspace
 ws = Workspace.init(Path({tmp!r}) / "ws")
+__result["base_mib"] = __rss()
 t0 = time.perf_counter()
 report = ws.ingest("task_events", {path!r})
 __result["seconds"] = time.perf_counter() - t0
@@ -31,6 +32,7 @@ DUCKDB_COPY = """
 import time
 import duckdb
 con = duckdb.connect()
+__result["base_mib"] = __rss()
 t0 = time.perf_counter()
 con.execute("COPY (SELECT * FROM read_parquet('{path}')) "
             "TO '{tmp}/copy.parquet' (FORMAT parquet, COMPRESSION zstd)")
@@ -56,10 +58,11 @@ def main() -> None:
             assert run["loaded"] == args.rows, run
             results[name].append(run)
     print(f"ingest of {args.rows:,} task_events rows from Parquet, median of {args.runs} runs")
-    print(f"{'':18} {'seconds':>8} {'rows/s':>12} {'peak MiB':>9}")
+    print(f"{'':18} {'seconds':>8} {'rows/s':>12} {'peak MiB':>9} {'added MiB':>10}")
     for name, runs in results.items():
         secs = median(runs, "seconds")
-        print(f"{name:18} {secs:8.2f} {args.rows / secs:12,.0f} {median(runs, 'peak_mib'):9.0f}")
+        print(f"{name:18} {secs:8.2f} {args.rows / secs:12,.0f} {median(runs, 'peak_mib'):9.0f} "
+              f"{median(runs, 'added_mib'):10.0f}")
     ratio = median(results["paceline ingest"], "seconds") / median(results["duckdb COPY"], "seconds")
     print(f"paceline / duckdb time ratio: {ratio:.2f}")
 
