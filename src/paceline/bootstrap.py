@@ -24,8 +24,7 @@ from paceline.domain.tables import TABLES
 from paceline.errors import PermissionDenied, WorkspaceNotFound
 from paceline.services.access import AccessService, Principal, operator
 from paceline.services.dashboard import overview
-from paceline.services.kpi import KpiResult, definition
-from paceline.services.kpi import compute as compute_kpi
+from paceline.services.kpi import KpiResult, compute_many, definition
 from paceline.services.kpi_explain import Comparison, Explanation, Sides, compare, explain
 from paceline.services.kpi_frames import KpiQuery
 from paceline.services.parsing import parse_choice, parse_date
@@ -48,8 +47,8 @@ class _ScopedSource:
     def __init__(self, ws: Workspace, who: Principal) -> None:
         self.ws, self.who = ws, who
 
-    def run_kpi(self, query: KpiQuery) -> KpiResult:
-        return self.ws.run_kpi(query)
+    def run_kpis(self, queries: Sequence[KpiQuery]) -> list[KpiResult]:
+        return self.ws.run_kpis(queries)
 
     def use_cases(self) -> list[str]:
         return [u for u in self.ws.use_cases() if self.who.can(Action.READ, u)]
@@ -240,13 +239,26 @@ class Workspace:
 
     def run_kpi(self, query: KpiQuery) -> KpiResult:
         """Compute *query* (already permission-checked), served from the cache while data is unchanged."""
+        return self.run_kpis([query])[0]
+
+    def run_kpis(self, queries: Sequence[KpiQuery]) -> list[KpiResult]:
+        """Several queries at once: cached ones from the cache, the rest in shared scans."""
         k = self.settings.min_group_size
-        kpi = definition(query.kpi)
-        key = f"kpi|{query.cache_key()}|k={k}|{generation(self.warehouse, kpi.sources)}"
-        doc = self.kpi_cache.get_or_compute(
-            key, lambda: _cached_doc(compute_kpi(self.warehouse_connection(), query, k))
-        )
-        return KpiResult(kpi, query, doc["rows"], doc["weights"])
+        keys = [
+            f"kpi|{q.cache_key()}|k={k}|{generation(self.warehouse, definition(q.kpi).sources)}"
+            for q in queries
+        ]
+        found = [self.kpi_cache.get(key) for key in keys]
+        missing = [i for i, doc in enumerate(found) if doc is None]
+        if missing:
+            fresh = compute_many(self.warehouse_connection(), [queries[i] for i in missing], k)
+            for i, result in zip(missing, fresh, strict=True):
+                found[i] = self.kpi_cache.put(keys[i], _cached_doc(result))
+        return [
+            KpiResult(definition(q.kpi), q, d["rows"], d["weights"])
+            for q, d in zip(queries, found, strict=True)
+            if d is not None
+        ]
 
     def kpi_compare(self, kpi: str, sides: Sides, **options: Any) -> Comparison:
         """The KPI on two sides (before/after a date, or two cohorts) with the change per group."""
@@ -306,8 +318,14 @@ class Workspace:
                 fix="choose a use case (--use-case, or use_case= in the API)",
             )
         return KpiQuery(
-            kpi, use_case, tuple(by), parse_choice(Grain, grain, "grain"), _date(since, "since"),
-            _date(until, "until"), parse_choice(Stat, stat, "stat"), dict(filters or {}),
+            kpi,
+            use_case,
+            tuple(by),
+            parse_choice(Grain, grain, "grain"),
+            _date(since, "since"),
+            _date(until, "until"),
+            parse_choice(Stat, stat, "stat"),
+            dict(filters or {}),
         )
 
     def warehouse_connection(self) -> Any:

@@ -296,3 +296,15 @@ def test_filters_select_one_segment(ws: Workspace) -> None:
     t = fx.tasks_enriched()
     assert ai.rows[0]["n"] == int(t.ai_assisted.sum())
     assert not isinstance(KpiQuery("x").filters, tuple)
+
+
+def test_compute_many_equals_one_by_one(ws: Workspace) -> None:
+    from paceline.domain.kpis import Grain, Stat
+    from paceline.services.kpi import compute, compute_many
+    from paceline.services.kpi_frames import KpiQuery
+
+    con = ws.warehouse.connect()
+    queries = [KpiQuery(k, by=("team",), grain=Grain.WEEK) for k in KPIS]
+    queries.append(KpiQuery("resolution_time", by=("team",), grain=Grain.WEEK, stat=Stat.P90))
+    queries.append(KpiQuery("error_rate", by=("priority",), filters={"ai_assisted": "true"}))
+    assert [r.rows for r in compute_many(con, queries, 5)] == [compute(con, q, 5).rows for q in queries]

@@ -33,7 +33,7 @@ PROGRAM = None  # the use_case value meaning "all use cases"
 class OverviewSource(Protocol):
     """What the overview reads: cached KPI runs and a little program metadata."""
 
-    def run_kpi(self, query: KpiQuery) -> KpiResult: ...
+    def run_kpis(self, queries: Sequence[KpiQuery]) -> list[KpiResult]: ...
     def use_cases(self) -> list[str]: ...
     def ai_start_dates(self) -> dict[str, date]: ...
     def sees_program(self) -> bool: ...
@@ -133,10 +133,13 @@ def workforce_tiles(source: OverviewSource, scopes: Sequence[str | None]) -> lis
     """Tiles of the workforce KPIs (framework KPIs 1-6), for each scope."""
     starts = source.ai_start_dates()
     program_start = min(starts.values()) if starts else None
+    kpis = list(KPIS.values())
+    by_cases = source.run_kpis([KpiQuery(k.name, by=("use_case",), grain=Grain.WEEK) for k in kpis])
+    programs = (
+        source.run_kpis([KpiQuery(k.name, grain=Grain.WEEK) for k in kpis]) if PROGRAM in scopes else by_cases
+    )
     tiles = []
-    for kpi in KPIS.values():
-        by_case = source.run_kpi(KpiQuery(kpi.name, by=("use_case",), grain=Grain.WEEK))
-        program = source.run_kpi(KpiQuery(kpi.name, grain=Grain.WEEK))
+    for kpi, by_case, program in zip(kpis, by_cases, programs, strict=True):
         for scope in scopes:
             result = program if scope is PROGRAM else by_case
             start = program_start if scope is PROGRAM else starts.get(scope)

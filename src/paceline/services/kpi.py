@@ -274,15 +274,7 @@ def _surveys(con: Any, query: KpiQuery, kpi: KpiDefinition) -> tuple[ir.Table, d
 
 def build(con: Any, query: KpiQuery) -> ir.Table:
     """The grouped aggregate for *query*: one row per period and group."""
-    kpi = definition(query.kpi)
-    check_dims(query.by, kpi.dims, kpi.name)
-    check_dims(tuple(query.filters), kpi.dims, kpi.name)
-    if query.stat not in kpi.stats:
-        raise ValidationError(
-            f"{kpi.name} has no statistic {query.stat.value!r}",
-            field="stat",
-            fix=f"use one of: {', '.join(s.value for s in kpi.stats)}",
-        )
+    kpi = _validate(query)
     if kpi.sources[0] == "task_events":
         frame = apply_filters(_task_frame(con, query), query.filters)
         metrics = _task_metrics(frame, kpi, query.stat)
@@ -294,6 +286,72 @@ def build(con: Any, query: KpiQuery) -> ir.Table:
         frame, metrics = _surveys(con, query, kpi)
     keys = [PERIOD, *query.by]
     return frame.group_by(keys).aggregate(**metrics).order_by(keys)
+
+
+def _validate(query: KpiQuery) -> KpiDefinition:
+    kpi = definition(query.kpi)
+    check_dims(query.by, kpi.dims, kpi.name)
+    check_dims(tuple(query.filters), kpi.dims, kpi.name)
+    if query.stat not in kpi.stats:
+        raise ValidationError(
+            f"{kpi.name} has no statistic {query.stat.value!r}",
+            field="stat",
+            fix=f"use one of: {', '.join(s.value for s in kpi.stats)}",
+        )
+    return kpi
+
+
+def _frame_key(query: KpiQuery) -> tuple[Any, ...]:
+    """Queries with the same key read the same task frame and can share one scan."""
+    return (
+        query.use_case,
+        query.by,
+        query.grain,
+        query.since,
+        query.until,
+        tuple(sorted(query.filters.items())),
+    )
+
+
+def compute_many(con: Any, queries: Sequence[KpiQuery], min_group_size: int) -> list[KpiResult]:
+    """Like :func:`compute` for each query, with task KPIs over the same frame in one scan.
+
+    The dashboard asks for every task KPI by the same split; one grouped aggregate
+    computes them all from a single pass over the task events.
+    """
+    results: dict[int, KpiResult] = {}
+    shared: dict[tuple[Any, ...], list[int]] = {}
+    for i, query in enumerate(queries):
+        if _validate(query).sources[0] == "task_events":
+            shared.setdefault(_frame_key(query), []).append(i)
+        else:
+            results[i] = compute(con, query, min_group_size)
+    for indices in shared.values():
+        first = queries[indices[0]]
+        frame = apply_filters(_task_frame(con, first), first.filters)
+        metrics: dict[str, ir.Value] = {}
+        for i in indices:
+            kpi = definition(queries[i].kpi)
+            metrics.update(
+                {f"m{i}__{name}": m for name, m in _task_metrics(frame, kpi, queries[i].stat).items()}
+            )
+        keys = [PERIOD, *first.by]
+        raw = frame.group_by(keys).aggregate(**metrics).order_by(keys).to_pyarrow().to_pylist()
+        for i in indices:
+            rows = [
+                {
+                    **{k: r[k] for k in keys},
+                    **{m: r[f"m{i}__{m}"] for m in ("value", "n", "n_people", "weight")},
+                }
+                for r in raw
+            ]
+            results[i] = _result(definition(queries[i].kpi), queries[i], rows, min_group_size)
+    return [results[i] for i in range(len(queries))]
+
+
+def _result(kpi: KpiDefinition, query: KpiQuery, raw: list[dict[str, Any]], k: int) -> KpiResult:
+    rows = [_row(r, query.by, suppresses(kpi, query.by), k) for r in raw]
+    return KpiResult(kpi, query, rows, weights=[float(r["weight"] or 0) for r in raw])
 
 
 def compute(con: Any, query: KpiQuery, min_group_size: int) -> KpiResult:

@@ -32,6 +32,10 @@ def generation(warehouse: Warehouse, tables: Iterable[str]) -> str:
     return digest.hexdigest()[:32]
 
 
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
 class ResultCache:
     """Documents (JSON-able dicts) by key, in memory and in *folder*."""
 
@@ -41,14 +45,22 @@ class ResultCache:
         self.hits = self.misses = 0
 
     def get_or_compute(self, key: str, compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-        digest = hashlib.sha256(key.encode()).hexdigest()
+        found = self.get(key)
+        return found if found is not None else self.put(key, compute())
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """The document stored under *key*, or None (counted as a miss)."""
+        digest = _digest(key)
         found = self._memory.get(digest) or self._read(digest)
-        if found is not None:
-            self.hits += 1
-            self._remember(digest, found)
-            return found
-        self.misses += 1
-        doc = compute()
+        if found is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        self._remember(digest, found)
+        return found
+
+    def put(self, key: str, doc: dict[str, Any]) -> dict[str, Any]:
+        digest = _digest(key)
         self._remember(digest, doc)
         self._write(digest, doc)
         return doc
