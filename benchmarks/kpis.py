@@ -42,7 +42,8 @@ con = duckdb.connect()
 con.execute("SET TimeZone = 'UTC'")
 tasks = "read_parquet('{warehouse}/task_events/*.parquet')"
 people = ("(SELECT person_id, team FROM (SELECT *, row_number() OVER (PARTITION BY person_id "
-          "ORDER BY _ingest_id DESC, _row DESC) AS r FROM read_parquet('{warehouse}/people/*.parquet')) WHERE r = 1)")
+          "ORDER BY _ingest_id DESC, _row DESC) AS r "
+          "FROM read_parquet('{warehouse}/people/*.parquet')) WHERE r = 1)")
 base = (f"(SELECT t.*, coalesce(t.team, p.team) AS g, date_trunc('week', t.completed_at)::DATE AS w, "
         f"t.completed_at::DATE AS d FROM {{tasks}} t LEFT JOIN {{people}} p USING (person_id))")
 human = "person_id <> 'system'"
@@ -68,7 +69,8 @@ import pandas as pd
 cols = ["person_id", "team", "opened_at", "completed_at", "units", "quality", "error", "automation"]
 __result["base_mib"] = __rss()
 t0 = time.perf_counter()
-t = pd.concat([pd.read_parquet(f, columns=cols) for f in sorted(glob.glob('{warehouse}/task_events/*.parquet'))])
+files = sorted(glob.glob('{warehouse}/task_events/*.parquet'))
+t = pd.concat([pd.read_parquet(f, columns=cols) for f in files])
 people = pd.concat([pd.read_parquet(f) for f in glob.glob('{warehouse}/people/*.parquet')])
 people = people.sort_values(["_ingest_id", "_row"]).drop_duplicates("person_id", keep="last")
 t["g"] = t.team.fillna(t.person_id.map(people.set_index("person_id").team))
@@ -84,11 +86,11 @@ t["full"] = (t.automation == "full").astype(float)
 t["part"] = (t.automation == "partial").astype(float)
 keys = ["w", "g"]
 h = t[t.human]
-person_days = h.groupby(keys)[["person_id", "d"]].apply(lambda x: len(x.drop_duplicates())) if False else (
-    h[keys + ["person_id", "d"]].drop_duplicates().groupby(keys).size())
+person_days = h[keys + ["person_id", "d"]].drop_duplicates().groupby(keys).size()
 people_n = h.groupby(keys).person_id.nunique()
-sums = t.groupby(keys).agg(units=("units", "sum"), uq=("uq", "sum"), err=("err", "mean"), hours=("hours", "mean"),
-                            auto=("auto", "mean"), full=("full", "mean"), part=("part", "mean"), n=("units", "size"))
+sums = t.groupby(keys).agg(units=("units", "sum"), uq=("uq", "sum"), err=("err", "mean"),
+                           hours=("hours", "mean"), auto=("auto", "mean"), full=("full", "mean"),
+                           part=("part", "mean"), n=("units", "size"))
 out = sums.join(person_days.rename("pd")).join(people_n.rename("np"))
 out["productivity"] = out.units / out.pd
 out["productivity_q"] = out.uq / out.pd
@@ -110,8 +112,8 @@ def prepare(rows: int) -> Path:
     ws = Workspace.init(home)
     ws.ingest("task_events", task_events_parquet(rows))
     people = DATA / "people_2000.csv"
-    duckdb.sql("SELECT 'emp-' || i AS person_id, 'team-' || (i % 40) AS team, '2024-01-01'::DATE AS hire_date "
-               f"FROM range(2000) t(i)").write_csv(str(people))
+    duckdb.sql("SELECT 'emp-' || i AS person_id, 'team-' || (i % 40) AS team, "
+               "'2024-01-01'::DATE AS hire_date FROM range(2000) t(i)").write_csv(str(people))
     ws.ingest("people", people)
     return home
 
@@ -133,7 +135,8 @@ def main() -> None:
         for name, code in arms.items():
             results[name].append(run_measured(code))
     rows = {name: runs[0]["rows"] for name, runs in results.items()}
-    print(f"{len(KPIS)} task KPIs by week and team over {args.rows:,} task events, median of {args.runs} runs")
+    print(f"{len(KPIS)} task KPIs by week and team over {args.rows:,} task events, "
+          f"median of {args.runs} runs")
     print(f"{'':28} {'seconds':>8} {'peak MiB':>9} {'added MiB':>10} {'result rows':>12}")
     for name, runs in results.items():
         print(f"{name:28} {median(runs, 'seconds'):8.2f} {median(runs, 'peak_mib'):9.0f} "
