@@ -308,3 +308,12 @@ def test_compute_many_equals_one_by_one(ws: Workspace) -> None:
     queries.append(KpiQuery("resolution_time", by=("team",), grain=Grain.WEEK, stat=Stat.P90))
     queries.append(KpiQuery("error_rate", by=("priority",), filters={"ai_assisted": "true"}))
     assert [r.rows for r in compute_many(con, queries, 5)] == [compute(con, q, 5).rows for q in queries]
+
+
+def test_overview_of_a_workspace_with_only_task_events(tmp_path: Path) -> None:
+    ws = Workspace.init(tmp_path / "ws")
+    ws.ingest("task_events", fx.write_all(tmp_path)["task_events"])
+    doc = ws.overview()
+    adoption = [t for t in doc["tiles"] if t["key"] == "adoption_rate"]
+    assert adoption and all(t["series"] == [] and t["latest"] is None for t in adoption)
+    assert ws.kpi("adoption_rate").rows == []

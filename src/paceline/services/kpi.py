@@ -18,6 +18,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
+import pyarrow as pa
 
 from paceline.domain.kpis import KPIS, PEOPLE_DIMS, Grain, KpiDefinition, Stat
 from paceline.domain.tables import SYSTEM_PERSON
@@ -140,14 +141,18 @@ def _spine(con: Any, query: KpiQuery) -> tuple[ir.Table, date | None]:
         bounds = _usage_bounds(con, query)
         start = start or bounds[0]
         end = end or bounds[1]
-    schema = {PERIOD: "date", "_end": "date"}
     if start is None or end is None or end < start:
-        return ibis.memtable({PERIOD: [], "_end": []}, schema=schema), None
+        return _period_table([], []), None
     periods = period_starts(start, end, query.grain)
     ends = [*periods[1:], end + timedelta(days=1)]
     if query.grain is Grain.TOTAL:
         periods = [start]
-    return ibis.memtable({PERIOD: periods, "_end": ends}, schema=schema), periods[0]
+    return _period_table(periods, ends), periods[0]
+
+
+def _period_table(starts: list[date], ends: list[date]) -> ir.Table:
+    """Typed through Arrow: an empty pandas frame would give float columns that cannot be dates."""
+    return ibis.memtable(pa.table({PERIOD: pa.array(starts, pa.date32()), "_end": pa.array(ends, pa.date32())}))
 
 
 def _usage_bounds(con: Any, query: KpiQuery) -> tuple[date | None, date | None]:
