@@ -76,7 +76,9 @@ def main() -> None:
     _ensure_user(home)
     port = _free_port()
     env = {**os.environ, "PACELINE_HOME": str(home)}
-    command = [str(Path(sys.executable).parent / "paceline"), "serve", "--port", str(port)]
+    # --warm-interval 0: measure the cold request itself, not the background refresh of the cache
+    paceline = str(Path(sys.executable).parent / "paceline")
+    command = [paceline, "serve", "--port", str(port), "--warm-interval", "0"]
     server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         base = f"http://127.0.0.1:{port}"

@@ -298,6 +298,10 @@ class Workspace:
         principal.require(Action.READ, use_case)
         return overview(_ScopedSource(self, principal), use_case)
 
+    def warm_caches(self) -> None:
+        """Compute the overview if its data changed, so the next page view is served from the cache."""
+        self.overview()
+
     def _kpi_query(
         self,
         kpi: str,

@@ -130,3 +130,15 @@ def test_empty_password_on_stdin(home: Path) -> None:
     invoke("init")
     code, _, err = invoke("user", "add", "ada", "--role", "admin", "--password-stdin", input="\n")
     assert code == 2 and "standard input was empty" in err
+
+
+def test_the_serve_warmer_precomputes_the_overview(home: Path, tmp_path: Path) -> None:
+    from paceline.cli.main import start_warmer
+
+    invoke("init")
+    invoke("ingest", "task_events", str(write_tasks(tmp_path / "t.csv", [task_row(i) for i in range(3)])))
+    ws = Workspace.open(home)
+    assert start_warmer(ws, 60).wait(timeout=60)
+    other = Workspace.open(home)
+    other.overview()
+    assert other.kpi_cache.misses == 0  # the page view found everything precomputed

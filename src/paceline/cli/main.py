@@ -6,7 +6,10 @@ message on stderr with the fix, and the error's exit code (spec/interface.md).
 
 from __future__ import annotations
 
+import logging
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -205,6 +208,11 @@ def token_create(
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (loopback by default)."),
     port: int = typer.Option(8000, "--port", help="TCP port."),
+    warm_interval: float = typer.Option(
+        30.0,
+        "--warm-interval",
+        help="Seconds between checks for new data, to precompute the KPI overview; 0 turns it off.",
+    ),
 ) -> None:
     """Serve the web app and the API."""
     import uvicorn
@@ -212,8 +220,30 @@ def serve(
     from paceline.web.app import create_app
 
     ws = open_workspace()
+    if warm_interval > 0:
+        start_warmer(ws, warm_interval)
     out.print(f"Serving {ws.home} on http://{host}:{port}")
     uvicorn.run(create_app(ws), host=host, port=port, log_level="warning")
+
+
+def start_warmer(ws: Workspace, interval: float) -> threading.Event:
+    """A daemon thread that keeps the overview's cache fresh as new data is ingested.
+
+    Returns an event that is set each time a pass has finished.
+    """
+    passed = threading.Event()
+
+    def loop() -> None:
+        while True:
+            try:
+                ws.warm_caches()
+                passed.set()
+            except Exception:  # a bad moment (a file being replaced) must not stop the server
+                logging.getLogger(__name__).exception("warming the KPI cache failed; retrying")
+            time.sleep(interval)
+
+    threading.Thread(target=loop, name="paceline-cache-warmer", daemon=True).start()
+    return passed
 
 
 @app.command()

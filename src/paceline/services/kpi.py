@@ -152,7 +152,8 @@ def _spine(con: Any, query: KpiQuery) -> tuple[ir.Table, date | None]:
 
 def _period_table(starts: list[date], ends: list[date]) -> ir.Table:
     """Typed through Arrow: an empty pandas frame would give float columns that cannot be dates."""
-    return ibis.memtable(pa.table({PERIOD: pa.array(starts, pa.date32()), "_end": pa.array(ends, pa.date32())}))
+    table = pa.table({PERIOD: pa.array(starts, pa.date32()), "_end": pa.array(ends, pa.date32())})
+    return ibis.memtable(table)
 
 
 def _usage_bounds(con: Any, query: KpiQuery) -> tuple[date | None, date | None]:
