@@ -28,6 +28,7 @@ from paceline.services.kpi import KpiResult, compute_many, definition
 from paceline.services.kpi_explain import Comparison, Explanation, Sides, compare, explain
 from paceline.services.kpi_frames import KpiQuery
 from paceline.services.parsing import parse_choice, parse_date
+from paceline.services.pilots import PilotService
 from paceline.settings import SETTINGS_FILE, Settings, load_settings
 from paceline.storage import audit, records
 from paceline.storage.access_repo import SqlAccessRepository
@@ -35,6 +36,7 @@ from paceline.storage.db import Store
 from paceline.storage.ingest import IngestReport, Progress, ingest_files
 from paceline.storage.kpi_cache import ResultCache, generation
 from paceline.storage.models import IngestRun
+from paceline.storage.pilot_repo import SqlPilotRepository
 from paceline.storage.warehouse import Warehouse
 
 SECRET_FILE = "secret.key"
@@ -139,6 +141,16 @@ class Workspace:
             return
         with self.store.write((by or operator()).actor) as session:
             yield AccessService(SqlAccessRepository(session))
+
+    @contextmanager
+    def pilots(self, by: Principal | None = None, *, readonly: bool = False) -> Iterator[PilotService]:
+        """The pilot service inside one audited transaction (or a read-only session)."""
+        if readonly:
+            with self.store.read() as session:
+                yield PilotService(SqlPilotRepository(session))
+            return
+        with self.store.write((by or operator()).actor) as session:
+            yield PilotService(SqlPilotRepository(session))
 
     # --- records for the front ends ---------------------------------------------
 

@@ -50,7 +50,17 @@ def _token_for_other(ws: Workspace, who: Principal, csv: Path) -> None:
         a.create_token(who, "target")
 
 
+def _pilot(ws: Workspace, who: Principal, csv: Path) -> None:
+    from dataclasses import replace
+
+    from tests.domain.test_pilots import GOOD
+
+    with ws.pilots(who) as pilots:
+        pilots.create(who, replace(GOOD, name=f"p-{who.login}"))
+
+
 LIBRARY_ACTIONS: dict[Action, Callable[[Workspace, Principal, Path], None]] = {
+    Action.PILOT_MANAGE: _pilot,
     Action.INGEST: _ingest,
     Action.AUDIT_VERIFY: _verify,
     Action.USER_MANAGE: _add_user,

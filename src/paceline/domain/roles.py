@@ -36,16 +36,17 @@ class Action(StrEnum):
     USER_MANAGE = "user.manage"
     TOKEN_CREATE_OWN = "token.create_own"
     TOKEN_CREATE_ANY = "token.create_any"
+    PILOT_MANAGE = "pilot.manage"
 
 
-SCOPED_ACTIONS: frozenset[Action] = frozenset({Action.READ})
+SCOPED_ACTIONS: frozenset[Action] = frozenset({Action.READ, Action.PILOT_MANAGE})
 
 _EVERYONE = frozenset({Action.READ, Action.TOKEN_CREATE_OWN})
 
 ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
     Role.ADMIN: frozenset(Action),
-    Role.PROGRAM_MANAGER: _EVERYONE | {Action.USER_READ},
-    Role.BUSINESS_OWNER: _EVERYONE,
+    Role.PROGRAM_MANAGER: _EVERYONE | {Action.USER_READ, Action.PILOT_MANAGE},
+    Role.BUSINESS_OWNER: _EVERYONE | {Action.PILOT_MANAGE},
     Role.DATA_ENGINEER: _EVERYONE | {Action.INGEST},
     Role.ML_ENGINEER: _EVERYONE | {Action.INGEST},
     Role.SECURITY: _EVERYONE | {Action.AUDIT_READ, Action.AUDIT_VERIFY, Action.USER_READ},

@@ -96,6 +96,20 @@ class IngestRun(Base, Audited):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class PilotRecord(Base, Audited):
+    """A pilot's plan (the :class:`paceline.domain.pilots.PilotSpec` as JSON) and its status."""
+
+    __tablename__ = "pilots"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    use_case: Mapped[str] = mapped_column(String(200), index=True)
+    status: Mapped[str] = mapped_column(String(20))
+    spec: Mapped[dict[str, object]] = mapped_column(JSON)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class AuditEntry(Base):
     """One link of the audit hash chain. Never updated or deleted by the application."""
 
