@@ -21,9 +21,15 @@ from paceline.domain.pilots import (
 from paceline.errors import ValidationError
 
 GOOD = PilotSpec(
-    name="claims-pilot", use_case="claims-triage", hypothesis="Pre-filled claims raise throughput",
-    design=Design.RANDOMISED, treatment_cohorts=("pilot",), control_cohorts=("control",),
-    start=date(2026, 3, 2), end=date(2026, 5, 25), primary=(PrimaryKpi("productivity", 10),),
+    name="claims-pilot",
+    use_case="claims-triage",
+    hypothesis="Pre-filled claims raise throughput",
+    design=Design.RANDOMISED,
+    treatment_cohorts=("pilot",),
+    control_cohorts=("control",),
+    start=date(2026, 3, 2),
+    end=date(2026, 5, 25),
+    primary=(PrimaryKpi("productivity", 10),),
     guardrails=(Guardrail("error_rate", 5),),
 )
 
@@ -59,7 +65,9 @@ def test_bad_fields_are_named(change: dict[str, object], field: str) -> None:
 
 
 def test_a_staggered_rollout_needs_no_control_cohort() -> None:
-    staggered = replace(GOOD, design=Design.STAGGERED, treatment_cohorts=("wave-1", "wave-2"), control_cohorts=())
+    staggered = replace(
+        GOOD, design=Design.STAGGERED, treatment_cohorts=("wave-1", "wave-2"), control_cohorts=()
+    )
     assert validate(staggered) is staggered
 
 

@@ -32,8 +32,10 @@ def test_create_read_list_and_audit(workspace: Workspace) -> None:
 
 
 def test_who_may_create(workspace: Workspace) -> None:
-    for who in (Principal("rita", (Grant(Role.REVIEWER),)),
-                Principal("bo2", (Grant(Role.BUSINESS_OWNER, "clinical-documentation"),))):
+    for who in (
+        Principal("rita", (Grant(Role.REVIEWER),)),
+        Principal("bo2", (Grant(Role.BUSINESS_OWNER, "clinical-documentation"),)),
+    ):
         with pytest.raises(PermissionDenied), workspace.pilots(who) as pilots:
             pilots.create(who, GOOD)
     with workspace.pilots(PM) as pilots:

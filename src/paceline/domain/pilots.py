@@ -115,7 +115,8 @@ def validate(spec: PilotSpec) -> PilotSpec:
     if not spec.primary:
         raise _fail("primary", "a pilot needs at least one primary KPI", "e.g. --primary productivity:10")
     _check_cohorts(spec)
-    named = [p.kpi for p in spec.primary] + [g.kpi for g in spec.guardrails] + [a.kpi for a in spec.acceptance]
+    named = [p.kpi for p in spec.primary] + [g.kpi for g in spec.guardrails]
+    named += [a.kpi for a in spec.acceptance]
     for kpi in named:
         if kpi not in KPIS:
             raise _fail("kpi", f"unknown KPI {kpi!r}", f"use one of: {', '.join(KPIS)}")
