@@ -283,7 +283,7 @@ def demo(
     for title, columns, rows in summary_tables(summary):
         table(title, columns, rows)
     if not no_serve:
-        serve(host="127.0.0.1", port=8000)
+        serve(host="127.0.0.1", port=8000, warm_interval=30.0)
 
 
 def main() -> None:
