@@ -21,13 +21,14 @@ from paceline.domain.audit_chain import ChainCheck, verify_chain
 from paceline.domain.kpis import Grain, Stat
 from paceline.domain.roles import Action
 from paceline.domain.tables import TABLES
-from paceline.errors import PermissionDenied, WorkspaceNotFound
+from paceline.errors import PermissionDenied, ValidationError, WorkspaceNotFound
 from paceline.services.access import AccessService, Principal, operator
 from paceline.services.dashboard import overview
 from paceline.services.kpi import KpiResult, compute_many, definition
 from paceline.services.kpi_explain import Comparison, Explanation, Sides, compare, explain
 from paceline.services.kpi_frames import KpiQuery
 from paceline.services.parsing import parse_choice, parse_date
+from paceline.services.pilot_plan import plan_pilot
 from paceline.services.pilots import PilotService
 from paceline.settings import SETTINGS_FILE, Settings, load_settings
 from paceline.storage import audit, records
@@ -151,6 +152,15 @@ class Workspace:
             return
         with self.store.write((by or operator()).actor) as session:
             yield PilotService(SqlPilotRepository(session))
+
+    def plan_pilot(self, name: str, power: float = 0.8, who: Principal | None = None) -> dict[str, Any]:
+        """What the recorded pilot *name* can detect, from the baseline in the warehouse."""
+        principal = who or operator()
+        with self.pilots(readonly=True) as pilots:
+            record = pilots.get(principal, name)
+        if not 0.5 <= power < 1:
+            raise ValidationError(f"power {power} is out of range", field="power", fix="use e.g. 0.8 or 0.9")
+        return plan_pilot(self.warehouse_connection(), record.spec, power)
 
     # --- records for the front ends ---------------------------------------------
 

@@ -76,7 +76,7 @@ class KpiResult:
 # --- task KPIs -----------------------------------------------------------------------
 
 
-def _task_frame(con: Any, query: KpiQuery) -> ir.Table:
+def task_frame(con: Any, query: KpiQuery) -> ir.Table:
     t = time_window(con.table("task_events"), "completed_at", query)
     if query.use_case:
         t = t.filter(t.use_case == query.use_case)
@@ -88,7 +88,7 @@ def _task_frame(con: Any, query: KpiQuery) -> ir.Table:
     return t
 
 
-def _task_metrics(t: ir.Table, kpi: KpiDefinition, stat: Stat) -> dict[str, ir.Value]:
+def task_metrics(t: ir.Table, kpi: KpiDefinition, stat: Stat) -> dict[str, ir.Value]:
     human = t.person_id != SYSTEM_PERSON
     n_people = t.person_id.nunique(where=human)
     if kpi.key.startswith("productivity"):
@@ -282,8 +282,8 @@ def build(con: Any, query: KpiQuery) -> ir.Table:
     """The grouped aggregate for *query*: one row per period and group."""
     kpi = _validate(query)
     if kpi.sources[0] == "task_events":
-        frame = apply_filters(_task_frame(con, query), query.filters)
-        metrics = _task_metrics(frame, kpi, query.stat)
+        frame = apply_filters(task_frame(con, query), query.filters)
+        metrics = task_metrics(frame, kpi, query.stat)
     elif kpi.name == "adoption_rate":
         frame, metrics = _adoption(con, query)
     elif kpi.key == "suggestions_share":
@@ -334,12 +334,12 @@ def compute_many(con: Any, queries: Sequence[KpiQuery], min_group_size: int) -> 
             results[i] = compute(con, query, min_group_size)
     for indices in shared.values():
         first = queries[indices[0]]
-        frame = apply_filters(_task_frame(con, first), first.filters)
+        frame = apply_filters(task_frame(con, first), first.filters)
         metrics: dict[str, ir.Value] = {}
         for i in indices:
             kpi = definition(queries[i].kpi)
             metrics.update(
-                {f"m{i}__{name}": m for name, m in _task_metrics(frame, kpi, queries[i].stat).items()}
+                {f"m{i}__{name}": m for name, m in task_metrics(frame, kpi, queries[i].stat).items()}
             )
         keys = [PERIOD, *first.by]
         raw = frame.group_by(keys).aggregate(**metrics).order_by(keys).to_pyarrow().to_pylist()

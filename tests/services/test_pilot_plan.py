@@ -1,0 +1,63 @@
+"""``Workspace.plan_pilot`` on a small demo firm: cohorts, baseline window, components, MDE."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from paceline.bootstrap import Workspace
+from paceline.demo.params import FirmParams
+from paceline.demo.run import run_demo
+from paceline.domain.pilots import Design, Guardrail, PilotSpec, PrimaryKpi
+from paceline.errors import NotFound, ValidationError
+from paceline.services.access import operator
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    home = tmp_path_factory.mktemp("plan") / "ws"
+    mp = pytest.MonkeyPatch()
+    mp.setenv("PACELINE_HOME", str(home))
+    run_demo(7, FirmParams.sized(120, 9), reset=False, say=lambda _m: None)
+    mp.undo()
+    ws = Workspace.open(home)
+    spec = PilotSpec(
+        "claims-rct",
+        "claims-triage",
+        "Pre-fill raises throughput",
+        Design.RANDOMISED,
+        ("pilot",),
+        ("control",),
+        date(2025, 4, 1),
+        date(2025, 6, 30),
+        (PrimaryKpi("productivity", 10), PrimaryKpi("esat", 5)),
+        (Guardrail("error_rate", 10),),
+    )
+    with ws.pilots() as pilots:
+        pilots.create(operator(), spec)
+    return ws
+
+
+def test_plan_of_a_recorded_pilot(ws: Workspace) -> None:
+    doc = ws.plan_pilot("claims-rct")
+    assert doc["baseline"] == ["2025-01-07", "2025-03-31"] and doc["weeks"] == 13
+    assert doc["n_treatment"] > 0 and doc["n_control"] > 0
+    productivity, esat = doc["kpis"]
+    assert productivity["kpi"] == "productivity" and productivity["baseline"]["mean"] > 0
+    assert 0 < productivity["mde_pct_cuped"] <= productivity["mde_pct"]
+    assert 0 <= productivity["power_for_target"] <= 1
+    assert "note" in esat and "mde_pct" not in esat
+
+
+def test_more_power_needs_a_larger_effect(ws: Workspace) -> None:
+    low, high = ws.plan_pilot("claims-rct", 0.8), ws.plan_pilot("claims-rct", 0.95)
+    assert high["kpis"][0]["mde_pct"] > low["kpis"][0]["mde_pct"]
+
+
+def test_bad_plan_requests(ws: Workspace) -> None:
+    with pytest.raises(NotFound):
+        ws.plan_pilot("nope")
+    with pytest.raises(ValidationError):
+        ws.plan_pilot("claims-rct", 1.5)
