@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from paceline.analytics.result import PilotResult
 from paceline.bootstrap import Workspace
 from paceline.domain.audit_chain import ChainCheck
 from paceline.domain.roles import Action, Role
@@ -28,6 +29,7 @@ from paceline.errors import (
     ValidationError,
     WorkspaceNotFound,
 )
+from paceline.services.pilot_data import evaluate_pilot
 from paceline.settings import Settings
 from paceline.storage.ingest import IngestReport
 
@@ -46,6 +48,7 @@ __all__ = [
     "NotFound",
     "PacelineError",
     "PermissionDenied",
+    "PilotResult",
     "Role",
     "SchemaError",
     "Settings",
@@ -54,4 +57,5 @@ __all__ = [
     "Workspace",
     "WorkspaceNotFound",
     "__version__",
+    "evaluate_pilot",
 ]
