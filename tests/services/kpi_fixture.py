@@ -211,8 +211,10 @@ def reference_task_kpi(kpi: str, grain: str, by: list[str], stat: str = "mean") 
             known = g[g.error.notna()]
             value, n = known.error.astype(bool).mean(), len(known)
             n_people = known[known.person_id != "system"].person_id.nunique()
-        elif kpi == "resolution_time":
+        elif kpi in ("resolution_time", "handling_time"):
             hours = (g.completed_at - g.opened_at).dt.total_seconds() / 3600
+            if kpi == "handling_time":  # no effort given in the fixture: completed - started, in minutes
+                hours = (g.completed_at - g.opened_at).dt.total_seconds() / 60
             value = {"mean": hours.mean(), "median": hours.median(), "p90": hours.quantile(0.9)}[stat]
             n = len(g)
         else:

@@ -72,10 +72,11 @@ def test_task_kpis_match_pandas(ws: Workspace, kpi: str, grain: str, by: list[st
     _compare(_engine(ws, kpi, grain, by), fx.reference_task_kpi(kpi, grain, by), ["period_start", *by])
 
 
+@pytest.mark.parametrize("kpi", ["resolution_time", "handling_time"])
 @pytest.mark.parametrize("stat", ["mean", "median", "p90"])
-def test_resolution_time_statistics(ws: Workspace, stat: str) -> None:
-    ref = fx.reference_task_kpi("resolution_time", "week", ["priority"], stat)
-    _compare(_engine(ws, "resolution_time", "week", ["priority"], stat), ref, ["period_start", "priority"])
+def test_duration_statistics(ws: Workspace, kpi: str, stat: str) -> None:
+    ref = fx.reference_task_kpi(kpi, "week", ["priority"], stat)
+    _compare(_engine(ws, kpi, "week", ["priority"], stat), ref, ["period_start", "priority"])
 
 
 def test_groups_of_k_minus_one_people_are_suppressed(ws: Workspace) -> None:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from paceline.bootstrap import Workspace
+from paceline.domain.kpis import KPIS
 from tests.services import kpi_fixture as fx
 from tests.web.web_helpers import USERS, make_workspace
 
@@ -42,7 +43,7 @@ def test_overview_then_drill_down(page: Page, live_server: str, assert_accessibl
     log_in(page, live_server)
     expect(page.get_by_role("heading", level=1)).to_have_text("Program KPIs")
     expect(page.locator(".sparkline .main-svg").first).to_be_visible()  # Plotly drew the trends
-    assert page.locator(".tile").count() == 3 * 14
+    assert page.locator(".tile").count() == 3 * len(KPIS)
     assert_accessible(page)
 
     page.get_by_role("link", name="Error rate").first.click()

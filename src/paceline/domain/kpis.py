@@ -172,6 +172,17 @@ KPIS: dict[str, KpiDefinition] = {
             stats=(Stat.MEAN, Stat.MEDIAN, Stat.P90),
         ),
         _task(
+            "handling_time",
+            "Handling time",
+            "Minutes of active work per task (effort_seconds): the human time AI assistance should save.",
+            "minutes",
+            Direction.LOWER,
+            "effort_seconds / 60 (completed_at - started_at when no effort was given): mean, median or p90",
+            Change.REDUCTION_PCT,
+            3,
+            stats=(Stat.MEAN, Stat.MEDIAN, Stat.P90),
+        ),
+        _task(
             "automation_rate",
             "Automation rate",
             "Share of tasks fully or partially automated.",

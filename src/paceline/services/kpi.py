@@ -102,10 +102,12 @@ def task_metrics(t: ir.Table, kpi: KpiDefinition, stat: Stat) -> dict[str, ir.Va
         value = t.error.cast("int64").sum().cast("float64") / known.cast("float64")
         people = t.person_id.nunique(where=human & t.error.notnull())
         return {"value": value, "n": known, "n_people": people, "weight": known}
-    if kpi.key == "resolution_time":
+    if kpi.key in ("resolution_time", "handling_time"):
         # whole microseconds: DuckDB's second difference counts boundaries and would truncate
-        hours = t.completed_at.delta(t.opened_at, unit="microsecond").cast("float64") / 3.6e9
-        value = {Stat.MEAN: hours.mean(), Stat.MEDIAN: hours.median(), Stat.P90: hours.quantile(0.9)}[stat]
+        span = t.completed_at.delta(t.opened_at, unit="microsecond").cast("float64") / 3.6e9
+        durations = span if kpi.key == "resolution_time" else t.effort_seconds / 60.0
+        value = {Stat.MEAN: durations.mean(), Stat.MEDIAN: durations.median(),
+                 Stat.P90: durations.quantile(0.9)}[stat]
         return {"value": value, "n": t.count(), "n_people": n_people, "weight": t.count()}
     levels = {
         "automation_rate": ("partial", "full"),

@@ -14,6 +14,8 @@ def kpi_value(value: Any, unit: str) -> str:
         return f"{number * 100:.1f}%"
     if unit == "hours":
         return f"{number:.2f} h"
+    if unit == "minutes":
+        return f"{number:.1f} min"
     if unit == "points":
         return f"{number:+.1f}"
     return f"{number:.3g}" if abs(number) < 1000 else f"{number:,.0f}"
