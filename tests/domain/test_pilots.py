@@ -50,6 +50,7 @@ def test_a_good_plan_validates_and_round_trips() -> None:
         ({"primary": ()}, "primary"),
         ({"primary": (PrimaryKpi("speed", 10),)}, "kpi"),
         ({"primary": (PrimaryKpi("productivity", 0),)}, "primary"),
+        ({"primary": (PrimaryKpi("error_rate", -20),)}, "primary"),
         ({"guardrails": (Guardrail("error_rate", 0),)}, "guardrails"),
         ({"control_cohorts": ()}, "control_cohorts"),
         ({"control_cohorts": ("pilot",)}, "control_cohorts"),

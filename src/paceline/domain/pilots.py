@@ -41,7 +41,11 @@ class DurationEstimand(StrEnum):
 
 @dataclass(frozen=True)
 class PrimaryKpi:
-    """A KPI the pilot must improve, and the relative effect (in %) it aims to show."""
+    """A KPI the pilot must improve, and the improvement (in %, positive) it aims to show.
+
+    The direction comes from the KPI: ``productivity`` 10 means 10% more output per
+    person-day, ``error_rate`` 20 means 20% fewer errors.
+    """
 
     kpi: str
     target_effect_pct: float
@@ -161,7 +165,7 @@ def better(kpi: str, relative_change_pct: float) -> bool:
 
 
 def parse_primary(text: str) -> PrimaryKpi:
-    """``productivity:10`` -> aim for +10% productivity (the sign follows the KPI's good direction)."""
+    """``productivity:10`` -> aim for 10% more; ``error_rate:20`` -> aim for 20% fewer errors."""
     kpi, effect = _split(text, "primary")
     return PrimaryKpi(kpi, effect)
 
