@@ -125,9 +125,11 @@ def validate(spec: PilotSpec) -> PilotSpec:
         if kpi not in KPIS:
             raise _fail("kpi", f"unknown KPI {kpi!r}", f"use one of: {', '.join(KPIS)}")
     for p in spec.primary:
-        if p.target_effect_pct == 0:
+        if p.target_effect_pct <= 0:
             raise _fail(
-                "primary", f"the target effect of {p.kpi} is 0%", "state the smallest effect worth adopting"
+                "primary",
+                f"the target improvement of {p.kpi} must be positive",
+                "state the smallest improvement worth adopting, e.g. error_rate:20 for 20% fewer errors",
             )
     for g in spec.guardrails:
         if g.margin_pct <= 0:
