@@ -28,6 +28,7 @@ from paceline.services.kpi import KpiResult, compute_many, definition
 from paceline.services.kpi_explain import Comparison, Explanation, Sides, compare, explain
 from paceline.services.kpi_frames import KpiQuery
 from paceline.services.parsing import parse_choice, parse_date
+from paceline.services.pilot_eval import evaluate_recorded
 from paceline.services.pilot_plan import plan_pilot
 from paceline.services.pilots import PilotService
 from paceline.settings import SETTINGS_FILE, Settings, load_settings
@@ -161,6 +162,30 @@ class Workspace:
         if not 0.5 <= power < 1:
             raise ValidationError(f"power {power} is out of range", field="power", fix="use e.g. 0.8 or 0.9")
         return plan_pilot(self.warehouse_connection(), record.spec, power)
+
+    def evaluate_recorded_pilot(self, name: str, who: Principal | None = None) -> dict[str, Any]:
+        """``pilot evaluate --pilot NAME``: every KPI's estimate and the verdict with its reasons."""
+        principal = who or operator()
+        with self.pilots(readonly=True) as pilots:
+            spec = pilots.get(principal, name).spec
+
+        def treated_value(kpi: str, cohort: str) -> float | None:
+            result = self.kpi(
+                kpi,
+                use_case=spec.use_case,
+                since=spec.start,
+                until=spec.end,
+                filters={"cohort": cohort},
+                who=principal,
+            )
+            rows = [r for r in result.rows if not r["suppressed"]]
+            return rows[0]["value"] if rows else None
+
+        doc = evaluate_recorded(self.warehouse_connection(), spec, treated_value)
+        if principal.can(Action.PILOT_MANAGE, spec.use_case):  # readers may look; managers record it
+            with self.pilots(principal) as pilots:
+                pilots.record_evaluation(principal, name, doc["verdict"])
+        return doc
 
     # --- records for the front ends ---------------------------------------------
 

@@ -23,7 +23,7 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     mp.undo()
     ws = Workspace.open(home)
     spec = PilotSpec(
-        "claims-rct",
+        "plan-claims",
         "claims-triage",
         "Pre-fill raises throughput",
         Design.RANDOMISED,
@@ -40,7 +40,7 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
 
 
 def test_plan_of_a_recorded_pilot(ws: Workspace) -> None:
-    doc = ws.plan_pilot("claims-rct")
+    doc = ws.plan_pilot("plan-claims")
     assert doc["baseline"] == ["2025-01-07", "2025-03-31"] and doc["weeks"] == 13
     assert doc["n_treatment"] > 0 and doc["n_control"] > 0
     productivity, esat = doc["kpis"]
@@ -51,7 +51,7 @@ def test_plan_of_a_recorded_pilot(ws: Workspace) -> None:
 
 
 def test_more_power_needs_a_larger_effect(ws: Workspace) -> None:
-    low, high = ws.plan_pilot("claims-rct", 0.8), ws.plan_pilot("claims-rct", 0.95)
+    low, high = ws.plan_pilot("plan-claims", 0.8), ws.plan_pilot("plan-claims", 0.95)
     assert high["kpis"][0]["mde_pct"] > low["kpis"][0]["mde_pct"]
 
 
@@ -59,4 +59,4 @@ def test_bad_plan_requests(ws: Workspace) -> None:
     with pytest.raises(NotFound):
         ws.plan_pilot("nope")
     with pytest.raises(ValidationError):
-        ws.plan_pilot("claims-rct", 1.5)
+        ws.plan_pilot("plan-claims", 1.5)

@@ -20,6 +20,8 @@ from paceline.bootstrap import Workspace
 from paceline.cli.common import Fmt, handles_errors, open_workspace
 from paceline.cli.kpi import kpi_app
 from paceline.cli.output import emit_json, err, out, table
+from paceline.cli.pilot import pilot_app
+from paceline.cli.pilot_records import register as register_pilot_records
 from paceline.domain.roles import Grant
 from paceline.errors import UsageError
 
@@ -36,6 +38,8 @@ app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
 app.add_typer(audit_app, name="audit")
 app.add_typer(kpi_app, name="kpi")
+register_pilot_records(pilot_app)
+app.add_typer(pilot_app, name="pilot")
 
 
 @app.command()

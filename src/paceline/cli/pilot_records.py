@@ -146,8 +146,83 @@ def _print_plan(record: PilotRecordView) -> None:
         table("Acceptance criteria", ["kpi", "at least"], [[a.kpi, a.minimum] for a in s.acceptance])
 
 
+def plan(
+    name: str = typer.Argument(..., help="The pilot's name."),
+    power: float = typer.Option(0.8, "--power", help="The chance to detect the target effect."),
+    fmt: Fmt = typer.Option(Fmt.table, "--format", help="Output format."),
+) -> None:
+    """What a recorded pilot can detect: MDE, power for its targets, and the weeks they need."""
+    doc = open_workspace().plan_pilot(name, power)
+    if fmt is Fmt.json:
+        emit_json(doc)
+        return
+    out.print(
+        f"{doc['pilot']}: {doc['n_treatment']} treated and {doc['n_control']} control people, "
+        f"{doc['weeks']} weeks; baseline {doc['baseline'][0]} to {doc['baseline'][1]}"
+    )
+    rows = [
+        [
+            k["kpi"],
+            _pct(k.get("target_effect_pct")),
+            _pct(k.get("mde_pct")),
+            _pct(k.get("mde_pct_cuped")),
+            _pct(None if k.get("power_for_target") is None else 100 * k["power_for_target"]),
+            k.get("weeks_for_target") or k.get("note", ""),
+        ]
+        for k in doc["kpis"]
+    ]
+    table(
+        f"Minimum detectable effects at {doc['power']:.0%} power, alpha {doc['alpha']}",
+        ["kpi", "target", "MDE", "MDE with CUPED", "power for target", "weeks for target"],
+        rows,
+    )
+
+
+def evaluate_recorded_command(name: str, fmt: Fmt) -> None:
+    """``pilot evaluate --pilot NAME``: the verdict and every KPI's estimate."""
+    doc = open_workspace().evaluate_recorded_pilot(name)
+    if fmt is Fmt.json:
+        emit_json(doc)
+        return
+    out.print(
+        f"[bold]{doc['pilot']}[/]: verdict [bold]{doc['verdict']}[/] "
+        f"({doc['people']['treatment']} treated, {doc['people']['control']} control people)"
+    )
+    for reason in doc["reasons"]:
+        mark = {True: "met", False: "NOT met"}.get(reason["met"], "not conclusive")
+        out.print(f"- {reason['criterion']}: {mark}. {reason['text']}")
+    table(
+        "Effects",
+        ["kpi", "role", "effect", "95% interval", "p-value", "method"],
+        [
+            [
+                k["kpi"],
+                k["role"],
+                _pct(None if k["relative_lift"] is None else 100 * k["relative_lift"]),
+                _interval(k.get("relative_ci")),
+                "" if k["p_value"] is None else f"{k['p_value']:.3g}",
+                f"{k['design']}, {k['se_method']}",
+            ]
+            for k in doc["kpis"]
+        ],
+    )
+
+
+def _interval(ci: list[float | None] | None) -> str:
+    if not ci or None in ci:
+        return ""
+    low, high = ci
+    assert low is not None and high is not None
+    return f"{100 * low:+.1f}% to {100 * high:+.1f}%"
+
+
+def _pct(value: float | None) -> str:
+    return "" if value is None else f"{value:.1f}%"
+
+
 def register(app: typer.Typer) -> None:
     """Add the record commands to the ``pilot`` command group."""
     app.command("create")(handles_errors(create))
     app.command("list")(handles_errors(list_pilots))
     app.command("show")(handles_errors(show))
+    app.command("plan")(handles_errors(plan))

@@ -6,6 +6,8 @@ and keeps what ``paceline demo`` prints testable without a terminal.
 
 from __future__ import annotations
 
+from typing import Any
+
 from paceline.demo.run import DemoSummary
 from paceline.demo.scale import ScaleReport
 
@@ -69,6 +71,11 @@ def summary_tables(summary: DemoSummary) -> list[Grid]:
             [[m.model, f"{m.predictions:,}", _pct(m.accuracy_end)] for m in summary.models],
         ),
         (
+            "Pilots, evaluated per person against their control cohorts (verdict: adopt, extend, stop)",
+            ["pilot", "design", "primary KPI", "effect", "95% interval", "verdict"],
+            [_pilot_row(p) for p in summary.pilots],
+        ),
+        (
             f"Demo logins (password: {summary.password})",
             ["login", "role", "scope"],
             [[x.login, x.role, x.use_case or "all use cases"] for x in summary.logins],
@@ -103,3 +110,10 @@ def scale_line(report: ScaleReport) -> str:
         f"Wrote {report.rows:,} task events to {report.path} in {report.seconds:.1f} s "
         f"({report.rows_per_second:,.0f} rows/s, {report.slices} slices)."
     )
+
+
+def _pilot_row(p: dict[str, Any]) -> list[str]:
+    lift, ci = p.get("relative_lift"), p.get("relative_ci") or [None, None]
+    shown = "" if lift is None else f"{100 * lift:+.1f}%"
+    interval = "" if None in ci else f"{100 * ci[0]:+.1f}% to {100 * ci[1]:+.1f}%"
+    return [p["pilot"], p["design"], p["kpi"], shown, interval, p["verdict"]]

@@ -26,6 +26,7 @@ from paceline.bootstrap import Workspace
 from paceline.demo.firm import LOAD_ORDER, Firm, generate_firm
 from paceline.demo.headlines import Headline, ModelLine, headlines, models
 from paceline.demo.params import FirmParams
+from paceline.demo.pilots import record_and_evaluate
 from paceline.domain.roles import Role
 from paceline.errors import Conflict, UsageError
 from paceline.services.access import operator
@@ -77,6 +78,7 @@ class DemoSummary:
     logins: list[Login]
     password: str
     seconds: dict[str, float] = field(default_factory=dict)
+    pilots: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -212,6 +214,9 @@ def build_demo(
     clock["loaded"] = time.perf_counter()
     tell("creating users and reading the headline numbers back")
     logins = _create_users(ws, seed)
+    tell("recording and evaluating the three pilots")
+    pilots = record_and_evaluate(ws, params)
+    clock["pilots"] = time.perf_counter()
     check = ws.verify_audit()
     summary = DemoSummary(
         home=str(ws.home),
@@ -227,6 +232,7 @@ def build_demo(
         logins=logins,
         password=password_for(seed),
         seconds=_durations(clock),
+        pilots=pilots,
     )
     _write_marker(ws.home, {"format": MARKER_FORMAT, "status": "ready", "summary": summary.to_dict()})
     return summary
@@ -264,5 +270,6 @@ def _durations(clock: dict[str, float]) -> dict[str, float]:
         "write": round(clock["written"] - clock["generated"], 3),
         "ingest": round(clock["loaded"] - clock["written"], 3),
         "summary": round(now - clock["loaded"], 3),
+        "pilots": round(clock["pilots"] - clock["loaded"], 3),
         "total": round(now - clock["start"], 3),
     }

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+import pyarrow as pa
+
 
 class Kind(StrEnum):
     """How a column is parsed and stored."""
@@ -255,3 +257,14 @@ TABLES: dict[str, Table] = {
 
 BOOL_TRUE = ("true", "1", "yes")
 BOOL_FALSE = ("false", "0", "no")
+
+# How each kind is stored: the Parquet schema of the warehouse and of the demo's files.
+ARROW_TYPES: dict[Kind, pa.DataType] = {
+    Kind.STRING: pa.string(),
+    Kind.ENUM: pa.string(),
+    Kind.JSON: pa.string(),
+    Kind.FLOAT: pa.float64(),
+    Kind.BOOL: pa.bool_(),
+    Kind.TIMESTAMP: pa.timestamp("us", tz="UTC"),
+    Kind.DATE: pa.date32(),
+}

@@ -106,12 +106,8 @@ def judge_guardrail(e: Estimate) -> Reason:
     worst = min(_good(e.kpi, e.ci_pct[0]), _good(e.kpi, e.ci_pct[1]))
     best = max(_good(e.kpi, e.ci_pct[0]), _good(e.kpi, e.ci_pct[1]))
     if worst > -margin:
-        return Reason(
-            name,
-            True,
-            f"{e.kpi} is not worse by more than {margin:.0f}% (the worst plausible "
-            f"change is {-worst:.1f}% worse)",
-        )
+        plausible = f"at worst {-worst:.1f}% worse" if worst < 0 else f"even at worst {worst:.1f}% better"
+        return Reason(name, True, f"{e.kpi} is not worse by more than {margin:.0f}% ({plausible})")
     if best < -margin:
         return Reason(
             name,

@@ -118,5 +118,10 @@ class PilotService:
         by.require(Action.READ, found.spec.use_case)
         return found
 
+    def record_evaluation(self, by: Principal, name: str, verdict: str) -> None:
+        """Mark the pilot evaluated with its latest verdict (audited like every change)."""
+        by.require(Action.PILOT_MANAGE, self.get(by, name).spec.use_case)
+        self.repo.set_status(name, f"evaluated: {verdict}")
+
     def list(self, by: Principal, use_case: str | None = None) -> list[PilotRecordView]:
         return [p for p in self.repo.list(use_case) if by.can(Action.READ, p.spec.use_case)]

@@ -23,15 +23,6 @@ from paceline.domain.tables import (
 )
 from paceline.storage.readers import ROW_COLUMN
 
-ARROW_TYPES: dict[Kind, pa.DataType] = {
-    Kind.STRING: pa.string(),
-    Kind.ENUM: pa.string(),
-    Kind.JSON: pa.string(),
-    Kind.FLOAT: pa.float64(),
-    Kind.BOOL: pa.bool_(),
-    Kind.TIMESTAMP: pa.timestamp("us", tz="UTC"),
-    Kind.DATE: pa.date32(),
-}
 SQL_TYPES = {
     Kind.STRING: "VARCHAR",
     Kind.ENUM: "VARCHAR",

@@ -18,9 +18,9 @@ import ibis
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from paceline.domain.tables import TABLES, Table
+from paceline.domain.tables import ARROW_TYPES, TABLES, Table
 from paceline.errors import UsageError
-from paceline.storage.ingest_sql import ARROW_TYPES, ATTRIBUTES
+from paceline.storage.ingest_sql import ATTRIBUTES
 
 INGEST_ID = "_ingest_id"
 ROW = "_row"

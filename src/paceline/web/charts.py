@@ -79,6 +79,37 @@ def trend(rows: Sequence[dict[str, Any]], by: Sequence[str], unit: str) -> str:
     return _spec(fig)
 
 
+def forest(kpis: Sequence[dict[str, Any]]) -> str:
+    """Each KPI's relative effect (%) with its interval; the dotted line is no change."""
+    rows = [k for k in kpis if k.get("relative_lift") is not None and k.get("relative_ci")]
+    names = [f"{k['kpi']} ({k['role']})" for k in rows]
+    lift = [100 * k["relative_lift"] for k in rows]
+    fig = go.Figure(
+        go.Scatter(
+            x=lift,
+            y=names,
+            mode="markers",
+            marker={"size": 10, "color": PALETTE[0]},
+            error_x={
+                "type": "data",
+                "symmetric": False,
+                "array": [100 * k["relative_ci"][1] - v for k, v in zip(rows, lift, strict=True)],
+                "arrayminus": [v - 100 * k["relative_ci"][0] for k, v in zip(rows, lift, strict=True)],
+            },
+            hovertemplate="%{y}: %{x:.1f}%<extra></extra>",
+        )
+    )
+    fig.add_vline(x=0, line_dash="dot", line_color="#4a5260")
+    fig.update_layout(
+        height=80 + 50 * max(len(rows), 1),
+        margin={"l": 200, "r": 20, "t": 10, "b": 40},
+        xaxis={"title": "change vs control, % (95% interval)"},
+        font=FONT,
+        yaxis={"autorange": "reversed"},
+    )
+    return _spec(fig)
+
+
 def contributions(segments: Sequence[dict[str, Any]], links: Sequence[str]) -> str:
     """Rate and mix effect per segment; clicking a bar drills into that segment."""
     names = [str(s["segment"]) for s in segments]

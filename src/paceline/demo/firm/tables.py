@@ -16,24 +16,15 @@ import pyarrow.compute as pc
 
 from paceline.demo.firm.org import USE_CASES, Org
 from paceline.demo.firm.work import AUTOMATION, PRIORITIES, SYSTEM, Work
-from paceline.domain.tables import SYSTEM_PERSON, TABLES, Kind
+from paceline.domain.tables import ARROW_TYPES, SYSTEM_PERSON, TABLES
 
-ARROW: dict[Kind, pa.DataType] = {
-    Kind.STRING: pa.string(),
-    Kind.ENUM: pa.string(),
-    Kind.JSON: pa.string(),
-    Kind.FLOAT: pa.float64(),
-    Kind.BOOL: pa.bool_(),
-    Kind.TIMESTAMP: pa.timestamp("us", tz="UTC"),
-    Kind.DATE: pa.date32(),
-}
 TASK_PREFIX = {USE_CASES[0]: "clm", USE_CASES[1]: "enc", USE_CASES[2]: "wo"}
 ID_WIDTH = 9
 
 
 def schema(name: str) -> pa.Schema:
     """The Arrow schema of canonical table *name*."""
-    return pa.schema([pa.field(c.name, ARROW[c.kind]) for c in TABLES[name].columns])
+    return pa.schema([pa.field(c.name, ARROW_TYPES[c.kind]) for c in TABLES[name].columns])
 
 
 def build(name: str, columns: Mapping[str, Any]) -> pa.Table:

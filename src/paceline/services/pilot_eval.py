@@ -1,0 +1,152 @@
+"""``paceline pilot evaluate --pilot NAME``: a recorded pilot judged on the warehouse's data.
+
+For each primary and guardrail KPI the engine reduces the task events to one row
+per person and phase (the baseline window and the pilot window): the person is the
+unit, never the task, and each person counts once. That small table goes through
+the same statistics as ``--data`` (:func:`paceline.services.pilot_data.evaluate_pilot`):
+
+* a **randomised** pilot compares the people of the two arms during the pilot,
+  with each person's baseline value as the CUPED covariate;
+* a **difference-in-differences** pilot compares the change from baseline to pilot
+  between the arms, with standard errors clustered by person.
+
+Acceptance criteria are read from the KPI engine for the treated cohorts during
+the pilot; the verdict follows :mod:`paceline.domain.verdict`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pyarrow as pa
+
+from paceline.domain.kpis import Grain
+from paceline.domain.pilots import Design, PilotSpec
+from paceline.domain.verdict import Estimate, Reason, decide, judge_acceptance
+from paceline.errors import UsageError
+from paceline.services.kpi import definition, task_frame, task_metrics
+from paceline.services.kpi_frames import KpiQuery
+from paceline.services.pilot_data import evaluate_pilot
+from paceline.services.pilot_plan import baseline_window, cohort_people
+
+KpiValue = Callable[[str, str], float | None]
+"""The KPI's value for a treated cohort during the pilot (for acceptance criteria)."""
+
+
+def person_phases(con: Any, spec: PilotSpec, kpi: str, treated: set[str], control: set[str]) -> pa.Table:
+    """One row per person and phase: ``person``, ``arm``, ``phase`` (pre or post), ``value``."""
+    since, _ = baseline_window(spec)
+    query = KpiQuery(kpi, use_case=spec.use_case, grain=Grain.TOTAL, since=since, until=spec.end)
+    frame = task_frame(con, query)
+    frame = frame.filter(frame.person_id.isin(sorted(treated | control)))
+    start = spec.start.isoformat()
+    frame = frame.mutate(phase=(frame._day >= start).ifelse("post", "pre"))
+    value = task_metrics(frame, definition(kpi), query.stat)["value"]
+    table = frame.group_by(["person_id", "phase"]).aggregate(value=value).to_pyarrow()
+    arms = ["treatment" if p in treated else "control" for p in table.column("person_id").to_pylist()]
+    return table.append_column("arm", pa.array(arms, pa.string()))
+
+
+def _randomised_rows(phases: pa.Table) -> pa.Table:
+    """Pilot-window values with the person's baseline value as covariate (mean-filled when missing)."""
+    rows = phases.to_pylist()
+    pre = {r["person_id"]: r["value"] for r in rows if r["phase"] == "pre" and r["value"] is not None}
+    fill = sum(pre.values()) / len(pre) if pre else 0.0
+    post = [r for r in rows if r["phase"] == "post" and r["value"] is not None]
+    return pa.table(
+        {
+            "person_id": [r["person_id"] for r in post],
+            "arm": [r["arm"] for r in post],
+            "value": [float(r["value"]) for r in post],
+            "pre": [float(pre.get(r["person_id"], fill)) for r in post],
+        }
+    )
+
+
+def evaluate_kpi(con: Any, spec: PilotSpec, kpi: str, people: tuple[set[str], set[str]]) -> dict[str, Any]:
+    """The estimate of one KPI's effect as the document of spec/interface.md."""
+    phases = person_phases(con, spec, kpi, *people)
+    if spec.design is Design.RANDOMISED:
+        data = _randomised_rows(phases)
+        covariate = "pre" if data.num_rows and len(set(data.column("pre").to_pylist())) > 1 else None
+        result = evaluate_pilot(
+            data,
+            outcome="value",
+            group="arm",
+            treated="treatment",
+            unit="person_id",
+            covariate=covariate,
+            alpha=spec.alpha,
+            design="ab",
+            expected_share=None,
+        )
+    else:
+        data = phases.filter(pa.compute.is_valid(phases.column("value")))
+        result = evaluate_pilot(
+            data,
+            outcome="value",
+            group="arm",
+            treated="treatment",
+            unit="person_id",
+            period="phase",
+            post="post",
+            alpha=spec.alpha,
+            design="did",
+            expected_share=None,
+        )
+    doc = result.to_dict()
+    doc["kpi"] = kpi
+    return doc
+
+
+def _estimate(doc: dict[str, Any], role: str, target: float) -> Estimate:
+    rel, ci = doc.get("relative_lift"), doc.get("relative_ci")
+    return Estimate(
+        doc["kpi"],
+        role,
+        None if rel is None else 100 * rel,
+        None if not ci or None in ci else (100 * ci[0], 100 * ci[1]),
+        doc.get("p_value"),
+        target,
+    )
+
+
+def evaluate_recorded(con: Any, spec: PilotSpec, kpi_value: KpiValue) -> dict[str, Any]:
+    """The ``--pilot`` document: the primary result, every KPI's result, and the verdict."""
+    if spec.design is Design.STAGGERED:
+        raise UsageError(
+            "a staggered rollout is evaluated wave by wave for now",
+            fix="record a did pilot per wave, with the waves not yet switched on as the control cohorts",
+        )
+    people = cohort_people(con, spec)
+    results, estimates = [], []
+    for role, items in (("primary", spec.primary), ("guardrail", spec.guardrails)):
+        for item in items:
+            doc = evaluate_kpi(con, spec, item.kpi, people)
+            doc["role"] = role
+            target = item.target_effect_pct if role == "primary" else item.margin_pct  # type: ignore[union-attr]
+            results.append(doc)
+            estimates.append(_estimate(doc, role, target))
+    acceptance = [_acceptance(spec, a.kpi, a.minimum, kpi_value) for a in spec.acceptance]
+    checks = [c for doc in results for c in doc.get("checks", []) if c["status"] != "pass"]
+    decision = decide(estimates, acceptance, checks)
+    head = dict(results[0]) if results else {}
+    head.update(
+        pilot=spec.name,
+        use_case=spec.use_case,
+        kpis=results,
+        **decision.to_dict(),
+        window={
+            "baseline": [d.isoformat() for d in baseline_window(spec)],
+            "pilot": [spec.start.isoformat(), spec.end.isoformat()],
+        },
+        people={"treatment": len(people[0]), "control": len(people[1])},
+    )
+    return head
+
+
+def _acceptance(spec: PilotSpec, kpi: str, minimum: float, kpi_value: KpiValue) -> Reason:
+    values = [kpi_value(kpi, cohort) for cohort in spec.treatment_cohorts]
+    known = [v for v in values if v is not None]
+    return judge_acceptance(kpi, minimum, min(known) if known else None)
