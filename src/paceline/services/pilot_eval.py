@@ -17,18 +17,21 @@ the pilot; the verdict follows :mod:`paceline.domain.verdict`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
+import pandas as pd
 import pyarrow as pa
 
+from paceline.analytics.event_study import event_study
 from paceline.domain.kpis import Grain
 from paceline.domain.pilots import Design, PilotSpec
 from paceline.domain.verdict import Estimate, Reason, decide, judge_acceptance
 from paceline.errors import UsageError
 from paceline.services.kpi import definition, task_frame, task_metrics
-from paceline.services.kpi_frames import KpiQuery
+from paceline.services.kpi_frames import PERIOD, KpiQuery
 from paceline.services.pilot_data import evaluate_pilot
-from paceline.services.pilot_plan import baseline_window, cohort_people
+from paceline.services.pilot_plan import baseline_window, cohort_people, person_weeks
 
 KpiValue = Callable[[str, str], float | None]
 """The KPI's value for a treated cohort during the pilot (for acceptance criteria)."""
@@ -100,6 +103,22 @@ def evaluate_kpi(con: Any, spec: PilotSpec, kpi: str, people: tuple[set[str], se
     return doc
 
 
+def weekly_effects(con: Any, spec: PilotSpec, kpi: str, people: tuple[set[str], set[str]]) -> dict[str, Any]:
+    """The event study of a difference-in-differences pilot: effect by week and the pre-trend check."""
+    treated, control = people
+    weekly = person_weeks(con, spec, kpi, treated | control, until=spec.end)
+    start = pd.Timestamp(spec.start - timedelta(days=spec.start.weekday()))
+    rel = ((pd.to_datetime(weekly[PERIOD]) - start).dt.days // 7).to_numpy()
+    arm = weekly.person_id.isin(treated).to_numpy().astype(int)
+    codes = pd.factorize(weekly.person_id)[0]
+    study = event_study(rel, arm, weekly.value.astype(float).to_numpy(), codes, spec.alpha)
+    return {
+        "weeks": [{"week": e.week, "estimate": e.estimate, "ci": list(e.ci)} for e in study.effects],
+        "pre_trend_p": study.pre_trend_p,
+        "check": study.check.to_dict(),
+    }
+
+
 def _estimate(doc: dict[str, Any], role: str, target: float) -> Estimate:
     rel, ci = doc.get("relative_lift"), doc.get("relative_ci")
     return Estimate(
@@ -125,6 +144,9 @@ def evaluate_recorded(con: Any, spec: PilotSpec, kpi_value: KpiValue) -> dict[st
         for item in items:
             doc = evaluate_kpi(con, spec, item.kpi, people)
             doc["role"] = role
+            if spec.design is Design.DID and role == "primary":
+                doc["event_study"] = weekly_effects(con, spec, item.kpi, people)
+                doc["checks"] = [*doc.get("checks", []), doc["event_study"]["check"]]
             target = item.target_effect_pct if role == "primary" else item.margin_pct  # type: ignore[union-attr]
             results.append(doc)
             estimates.append(_estimate(doc, role, target))

@@ -42,9 +42,15 @@ def cohort_people(con: Any, spec: PilotSpec) -> tuple[set[str], set[str]]:
     return treated, control
 
 
-def person_weeks(con: Any, spec: PilotSpec, kpi: str, people: set[str]) -> pd.DataFrame:
-    """Per person and week: the KPI's value and the person's team (inside this module only)."""
-    since, until = baseline_window(spec)
+def person_weeks(
+    con: Any, spec: PilotSpec, kpi: str, people: set[str], until: date | None = None
+) -> pd.DataFrame:
+    """Per person and week, from the baseline's start: the KPI's value and the person's team.
+
+    Person-level figures stay inside the services that reduce them to estimates.
+    """
+    since, baseline_end = baseline_window(spec)
+    until = until or baseline_end
     query = KpiQuery(kpi, use_case=spec.use_case, by=("team",), grain=Grain.WEEK, since=since, until=until)
     frame = task_frame(con, query)
     frame = frame.filter(frame.person_id.isin(sorted(people)))

@@ -110,6 +110,38 @@ def forest(kpis: Sequence[dict[str, Any]]) -> str:
     return _spec(fig)
 
 
+def event_study(weeks: Sequence[dict[str, Any]], unit: str) -> str:
+    """The effect by week relative to the switch-on (week 0), with intervals; week -1 is the reference."""
+    x = [w["week"] for w in weeks]
+    y = [w["estimate"] for w in weeks]
+    fig = go.Figure(
+        go.Scatter(
+            x=x,
+            y=y,
+            mode="markers+lines",
+            marker={"color": PALETTE[0]},
+            line={"color": PALETTE[0]},
+            error_y={
+                "type": "data",
+                "symmetric": False,
+                "array": [w["ci"][1] - w["estimate"] for w in weeks],
+                "arrayminus": [w["estimate"] - w["ci"][0] for w in weeks],
+            },
+            hovertemplate="week %{x}: %{y:.3g}<extra></extra>",
+        )
+    )
+    fig.add_hline(y=0, line_dash="dot", line_color="#4a5260")
+    fig.add_vline(x=-0.5, line_dash="dash", line_color=PALETTE[1])
+    fig.update_layout(
+        height=300,
+        margin={"l": 60, "r": 20, "t": 10, "b": 40},
+        font=FONT,
+        xaxis={"title": "weeks since the switch-on"},
+        yaxis={"title": f"effect ({unit})"},
+    )
+    return _spec(fig)
+
+
 def contributions(segments: Sequence[dict[str, Any]], links: Sequence[str]) -> str:
     """Rate and mix effect per segment; clicking a bar drills into that segment."""
     names = [str(s["segment"]) for s in segments]

@@ -37,8 +37,13 @@ def pilot_list(request: Request, principal: PagePrincipal) -> Response:
 
 
 def _form_context(values: dict[str, str], error: str | None = None) -> dict[str, Any]:
-    return {"values": values, "error": error, "error_field": None, "designs": [d.value for d in Design],
-            "kpis": list(KPIS)}
+    return {
+        "values": values,
+        "error": error,
+        "error_field": None,
+        "designs": [d.value for d in Design],
+        "kpis": list(KPIS),
+    }
 
 
 @router.get("/pilots/new")
@@ -113,10 +118,20 @@ def _report(request: Request, principal: Principal, name: str) -> dict[str, Any]
         record = pilots.get(principal, name).to_dict()
     evaluation = ws.evaluate_recorded_pilot(name, who=principal) if record["design"] != "staggered" else None
     plan = ws.plan_pilot(name, who=principal)
+    studies = [
+        {
+            "kpi": k["kpi"],
+            "check": k["event_study"]["check"],
+            "chart": charts.event_study(k["event_study"]["weeks"], KPIS[k["kpi"]].unit),
+        }
+        for k in (evaluation or {}).get("kpis", [])
+        if k.get("event_study", {}).get("weeks")
+    ]
     return {
         "pilot": record,
         "evaluation": evaluation,
         "plan": plan,
+        "studies": studies,
         "forest": charts.forest(evaluation["kpis"]) if evaluation else None,
         "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
