@@ -83,3 +83,27 @@ def pilot_dates(params: FirmParams) -> tuple[str, str]:
 
     t = params.timeline
     return _month(t.start, t.pilot_start).isoformat(), _month(t.start, t.scale_up).isoformat()
+
+
+def test_the_duration_estimand_is_the_one_recorded(summary: dict[str, dict[str, object]]) -> None:
+    from dataclasses import replace
+
+    from paceline.demo.pilots import demo_pilots
+    from paceline.domain.pilots import DurationEstimand
+    from paceline.services.pilot_eval import evaluate_kpi
+    from paceline.services.pilot_plan import cohort_people
+
+    ws = Workspace.open(Path(str(summary["_home"]["path"])))
+    con = ws.warehouse_connection()
+    clinical = next(p for p in demo_pilots(FirmParams()) if p.name == "clinical-did")
+    people = cohort_people(con, clinical)
+    by_estimand = {
+        e: evaluate_kpi(con, replace(clinical, duration_estimand=e), "handling_time", people)
+        for e in DurationEstimand
+    }
+    assert by_estimand[DurationEstimand.LOG]["outcome"] == "value"
+    lifts = {e: doc["relative_lift"] for e, doc in by_estimand.items()}
+    assert all(
+        v is not None and v < 0 for v in lifts.values()
+    )  # shorter documentation, whatever the estimand
+    assert len({round(v, 6) for v in lifts.values()}) == 3  # three different estimands, three numbers

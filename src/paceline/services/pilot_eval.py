@@ -24,8 +24,8 @@ import pandas as pd
 import pyarrow as pa
 
 from paceline.analytics.event_study import event_study
-from paceline.domain.kpis import Grain
-from paceline.domain.pilots import Design, PilotSpec
+from paceline.domain.kpis import Grain, Stat
+from paceline.domain.pilots import Design, DurationEstimand, PilotSpec
 from paceline.domain.verdict import Estimate, Reason, decide, judge_acceptance
 from paceline.errors import UsageError
 from paceline.services.kpi import definition, task_frame, task_metrics
@@ -40,7 +40,10 @@ KpiValue = Callable[[str, str], float | None]
 def person_phases(con: Any, spec: PilotSpec, kpi: str, treated: set[str], control: set[str]) -> pa.Table:
     """One row per person and phase: ``person``, ``arm``, ``phase`` (pre or post), ``value``."""
     since, _ = baseline_window(spec)
-    query = KpiQuery(kpi, use_case=spec.use_case, grain=Grain.TOTAL, since=since, until=spec.end)
+    stat = (
+        Stat.MEDIAN if _is_duration(kpi) and spec.duration_estimand is DurationEstimand.MEDIAN else Stat.MEAN
+    )
+    query = KpiQuery(kpi, use_case=spec.use_case, grain=Grain.TOTAL, since=since, until=spec.end, stat=stat)
     frame = task_frame(con, query)
     frame = frame.filter(frame.person_id.isin(sorted(treated | control)))
     start = spec.start.isoformat()
@@ -67,9 +70,23 @@ def _randomised_rows(phases: pa.Table) -> pa.Table:
     )
 
 
+def _is_duration(kpi: str) -> bool:
+    return definition(kpi).unit in ("hours", "minutes")
+
+
+def _transform(spec: PilotSpec, kpi: str) -> str | None:
+    """The duration estimand stated in the plan: ``log`` compares geometric means of person values."""
+    return "log" if _is_duration(kpi) and spec.duration_estimand is DurationEstimand.LOG else None
+
+
 def evaluate_kpi(con: Any, spec: PilotSpec, kpi: str, people: tuple[set[str], set[str]]) -> dict[str, Any]:
-    """The estimate of one KPI's effect as the document of spec/interface.md."""
+    """The estimate of one KPI's effect as the document of spec/interface.md.
+
+    Durations follow the plan's estimand: ``log`` (ratio of geometric means of each person's
+    mean), ``median`` (each person's median, compared in means) or ``ratio_of_means``.
+    """
     phases = person_phases(con, spec, kpi, *people)
+    transform = _transform(spec, kpi)
     if spec.design is Design.RANDOMISED:
         data = _randomised_rows(phases)
         covariate = "pre" if data.num_rows and len(set(data.column("pre").to_pylist())) > 1 else None
@@ -80,6 +97,7 @@ def evaluate_kpi(con: Any, spec: PilotSpec, kpi: str, people: tuple[set[str], se
             treated="treatment",
             unit="person_id",
             covariate=covariate,
+            transform=transform,
             alpha=spec.alpha,
             design="ab",
             expected_share=None,
@@ -94,6 +112,7 @@ def evaluate_kpi(con: Any, spec: PilotSpec, kpi: str, people: tuple[set[str], se
             unit="person_id",
             period="phase",
             post="post",
+            transform=transform,
             alpha=spec.alpha,
             design="did",
             expected_share=None,
