@@ -31,7 +31,7 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
         ("control",),
         date(2025, 4, 1),
         date(2025, 6, 30),
-        (PrimaryKpi("productivity", 10), PrimaryKpi("esat", 5)),
+        (PrimaryKpi("productivity", 10), PrimaryKpi("error_rate", 20)),
         (Guardrail("error_rate", 10),),
     )
     with ws.pilots() as pilots:
@@ -43,11 +43,11 @@ def test_plan_of_a_recorded_pilot(ws: Workspace) -> None:
     doc = ws.plan_pilot("plan-claims")
     assert doc["baseline"] == ["2025-01-07", "2025-03-31"] and doc["weeks"] == 13
     assert doc["n_treatment"] > 0 and doc["n_control"] > 0
-    productivity, esat = doc["kpis"]
+    productivity, errors = doc["kpis"]
     assert productivity["kpi"] == "productivity" and productivity["baseline"]["mean"] > 0
     assert 0 < productivity["mde_pct_cuped"] <= productivity["mde_pct"]
     assert 0 <= productivity["power_for_target"] <= 1
-    assert "note" in esat and "mde_pct" not in esat
+    assert errors["kpi"] == "error_rate" and errors["mde_pct"] > 0
 
 
 def test_more_power_needs_a_larger_effect(ws: Workspace) -> None:

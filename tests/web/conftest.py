@@ -23,8 +23,13 @@ if TYPE_CHECKING:
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
     "--disable-dev-shm-usage",
 ]
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
@@ -69,8 +74,7 @@ def _free_port() -> int:
 def live_server(app: FastAPI) -> Iterator[str]:
     """The app served by uvicorn on 127.0.0.1 in a background thread; yields its base URL."""
     port = _free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                            ws="none", lifespan="off")
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws="none", lifespan="off")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="uvicorn-test", daemon=True)
     thread.start()
@@ -135,8 +139,7 @@ def assert_accessible() -> Callable[[Page], None]:
     def check(page: Page) -> None:
         blocking = [v for v in _axe_violations(page) if v["impact"] in BLOCKING_IMPACTS]
         listing = "\n".join(
-            f"- [{v['impact']}] {v['id']}: {v['help']} at {', '.join(v['nodes'][:5])}"
-            for v in blocking
+            f"- [{v['impact']}] {v['id']}: {v['help']} at {', '.join(v['nodes'][:5])}" for v in blocking
         )
         assert not blocking, f"accessibility violations on {page.url}:\n{listing}"
 

@@ -18,8 +18,13 @@ from paceline.web.app import create_app
 from paceline.web.auth import api_principal
 from tests.web.web_helpers import TestClient, csrf_from, log_in, token_for
 
-API_ROUTES = ("/api/v1/me", "/api/v1/tables", "/api/v1/ingests", "/api/v1/audit/verify",
-              "/api/v1/audit/entries")
+API_ROUTES = (
+    "/api/v1/me",
+    "/api/v1/tables",
+    "/api/v1/ingests",
+    "/api/v1/audit/verify",
+    "/api/v1/audit/entries",
+)
 
 
 def assert_error_shape(body: dict[str, Any], code: str) -> dict[str, Any]:
@@ -46,7 +51,9 @@ def test_healthz_answers_without_auth(client: TestClient) -> None:
 
 
 def test_healthz_is_503_in_the_error_shape_when_the_store_fails(
-    client: TestClient, ws: Workspace, monkeypatch: pytest.MonkeyPatch,
+    client: TestClient,
+    ws: Workspace,
+    monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     def broken() -> Any:
@@ -137,11 +144,10 @@ def test_wrong_method_is_405_in_the_error_shape(client: TestClient) -> None:
     assert response.headers["allow"] == "GET"
 
 
-def test_invalid_parameter_is_422_with_the_field_location(
-    client: TestClient, ws: Workspace
-) -> None:
-    response = client.get("/api/v1/audit/entries", params={"limit": 0, "after": "x"},
-                          headers=bearer(token_for(ws, "ada")))
+def test_invalid_parameter_is_422_with_the_field_location(client: TestClient, ws: Workspace) -> None:
+    response = client.get(
+        "/api/v1/audit/entries", params={"limit": 0, "after": "x"}, headers=bearer(token_for(ws, "ada"))
+    )
     assert response.status_code == 422
     error = assert_error_shape(response.json(), "validation_error")
     locations = {tuple(e["loc"]) for e in error["details"]["errors"]}
@@ -149,9 +155,7 @@ def test_invalid_parameter_is_422_with_the_field_location(
     assert all(set(e) == {"loc", "message", "type"} for e in error["details"]["errors"])
 
 
-def test_unexpected_error_is_a_generic_logged_500(
-    ws: Workspace, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_unexpected_error_is_a_generic_logged_500(ws: Workspace, caplog: pytest.LogCaptureFixture) -> None:
     app = create_app(ws)
 
     @app.get("/api/v1/boom")
@@ -177,8 +181,11 @@ def test_unexpected_error_is_a_generic_logged_500(
 def test_bearer_token_authenticates(client: TestClient, ws: Workspace) -> None:
     response = client.get("/api/v1/me", headers=bearer(token_for(ws, "alan")))
     assert response.status_code == 200
-    assert response.json() == {"login": "alan", "kind": "user",
-                               "roles": [{"role": "auditor", "use_case": None}]}
+    assert response.json() == {
+        "login": "alan",
+        "kind": "user",
+        "roles": [{"role": "auditor", "use_case": None}],
+    }
 
 
 @pytest.mark.parametrize("header", ["Bearer pl_bad_token", "Bearer ", "Basic YWRhOnB3", "pl_x_y"])
@@ -215,7 +222,6 @@ def test_cookie_api_post_needs_the_csrf_header(echo_client: TestClient) -> None:
     wrong = echo_client.post("/api/v1/echo", headers={"X-CSRF-Token": "forged"})
     assert wrong.status_code == 403
     home = echo_client.get("/")
-
 
     ok = echo_client.post("/api/v1/echo", headers={"X-CSRF-Token": csrf_from(home.text)})
     assert ok.status_code == 200 and ok.json() == {"login": "ada"}
@@ -257,9 +263,7 @@ def test_audit_verify_reports_an_intact_chain(client: TestClient, ws: Workspace)
     assert set(body) == {"ok", "entries"}
 
 
-def test_audit_verify_is_200_with_ok_false_on_a_tampered_chain(
-    client: TestClient, ws: Workspace
-) -> None:
+def test_audit_verify_is_200_with_ok_false_on_a_tampered_chain(client: TestClient, ws: Workspace) -> None:
     headers = bearer(token_for(ws, "alan"))
     with ws.store.engine.begin() as conn:
         conn.execute(text("UPDATE audit_entries SET actor = 'cli:mallory' WHERE seq = 2"))
@@ -276,15 +280,15 @@ def test_audit_entries_are_paginated(client: TestClient, ws: Workspace) -> None:
     seen: list[int] = []
     after: int | None = 0
     while after is not None:
-        page = client.get("/api/v1/audit/entries", params={"after": after, "limit": 3},
-                          headers=headers).json()
+        page = client.get(
+            "/api/v1/audit/entries", params={"after": after, "limit": 3}, headers=headers
+        ).json()
         seen.extend(e["seq"] for e in page["entries"])
         after = page["next_after"]
     assert seen == list(range(1, total + 1))
     first = client.get("/api/v1/audit/entries", params={"limit": 1}, headers=headers).json()
     entry = first["entries"][0]
-    assert set(entry) == {"seq", "at", "actor", "action", "entity", "entity_id", "data",
-                          "prev_hash", "hash"}
+    assert set(entry) == {"seq", "at", "actor", "action", "entity", "entity_id", "data", "prev_hash", "hash"}
     assert entry["data"]["password_hash"] == "<redacted>"
 
 

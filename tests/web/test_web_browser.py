@@ -26,9 +26,7 @@ def log_in_with_form(page: Page, login: str, password: str) -> None:
     page.get_by_role("button", name="Log in").click()
 
 
-def test_log_in_visit_every_page_and_log_out(
-    page: Page, live_server: str, assert_accessible: Check
-) -> None:
+def test_log_in_visit_every_page_and_log_out(page: Page, live_server: str, assert_accessible: Check) -> None:
     from playwright.sync_api import expect
 
     page.goto(f"{live_server}/")
@@ -66,9 +64,7 @@ def test_log_in_visit_every_page_and_log_out(
     assert page.url == f"{live_server}/login?next=/users"
 
 
-def test_wrong_password_shows_an_error(
-    page: Page, live_server: str, assert_accessible: Check
-) -> None:
+def test_wrong_password_shows_an_error(page: Page, live_server: str, assert_accessible: Check) -> None:
     from playwright.sync_api import expect
 
     page.goto(f"{live_server}/login")
@@ -143,9 +139,7 @@ def test_expired_session_during_an_htmx_request_goes_to_login(
     assert_accessible(page)
 
 
-def test_the_accessibility_check_catches_violations(
-    page: Page, assert_accessible: Check
-) -> None:
+def test_the_accessibility_check_catches_violations(page: Page, assert_accessible: Check) -> None:
     page.set_content('<html><body><img src="x.png"><input type="text"></body></html>')
     with pytest.raises(AssertionError, match=r"image-alt|label"):
         assert_accessible(page)

@@ -87,8 +87,9 @@ def test_login_and_logout(client: TestClient) -> None:
 
 def test_wrong_password_shows_the_error_on_the_form(client: TestClient) -> None:
     token = csrf_from(client.get("/login").text)
-    response = client.post("/login", data={"login": "ada", "password": "not the password",
-                                           "csrf_token": token})
+    response = client.post(
+        "/login", data={"login": "ada", "password": "not the password", "csrf_token": token}
+    )
     assert response.status_code == 401
     assert "wrong login or password" in response.text
     assert 'role="alert"' in response.text and 'value="ada"' in response.text
@@ -101,8 +102,17 @@ def test_logged_in_user_visiting_login_is_sent_on(admin: TestClient) -> None:
     assert response.status_code == 303 and response.headers["location"] == "/users"
 
 
-@pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example", "/\\evil",
-                                    "javascript:alert(1)", "", "/ok\r\nSet-Cookie: x=1"])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "//evil.example/x",
+        "https://evil.example",
+        "/\\evil",
+        "javascript:alert(1)",
+        "",
+        "/ok\r\nSet-Cookie: x=1",
+    ],
+)
 def test_login_never_redirects_off_site(target: str) -> None:
     assert safe_next(target) == "/"
 

@@ -48,8 +48,12 @@ def csrf_from(html: str) -> str:
 def log_in(client: TestClient, login: str, next_path: str = "/") -> Any:
     """Log *login* in through the form; returns the POST response (a 303 on success)."""
     page = client.get("/login", params={"next": next_path})
-    data = {"login": login, "password": USERS[login][1], "csrf_token": csrf_from(page.text),
-            "next": next_path}
+    data = {
+        "login": login,
+        "password": USERS[login][1],
+        "csrf_token": csrf_from(page.text),
+        "next": next_path,
+    }
     return client.post("/login", data=data, follow_redirects=False)
 
 

@@ -124,6 +124,13 @@ def validate(spec: PilotSpec) -> PilotSpec:
     for kpi in named:
         if kpi not in KPIS:
             raise _fail("kpi", f"unknown KPI {kpi!r}", f"use one of: {', '.join(KPIS)}")
+    for kpi in [p.kpi for p in spec.primary] + [g.kpi for g in spec.guardrails]:
+        if KPIS[kpi].sources[0] != "task_events":
+            raise _fail(
+                "primary" if kpi in {p.kpi for p in spec.primary} else "guardrails",
+                f"{kpi} cannot be a primary KPI or guardrail: pilots are judged per person on task KPIs",
+                f"use {kpi} as an acceptance criterion, e.g. --accept '{kpi}>=...'",
+            )
     for p in spec.primary:
         if p.target_effect_pct <= 0:
             raise _fail(

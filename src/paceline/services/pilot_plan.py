@@ -118,10 +118,6 @@ def plan_pilot(con: Any, spec: PilotSpec, power: float = 0.8) -> dict[str, Any]:
             "unit": kpi.unit,
             "target_effect_pct": primary.target_effect_pct,
         }
-        if kpi.sources[0] != "task_events":
-            entry["note"] = "planning reads task KPIs; this KPI is judged on the pilot's data only"
-            rows.append(entry)
-            continue
         vc = components(person_weeks(con, spec, kpi.name, treated | control))
         if vc is None:
             entry["note"] = "fewer than 3 people with baseline data: no plan possible"
