@@ -55,3 +55,14 @@ def test_verdicts() -> None:
     assert pretrend.verdict is Verdict.EXTEND
     assert decide([], [], []).verdict is Verdict.EXTEND
     assert adopt.to_dict()["verdict"] == "adopt" and len(adopt.to_dict()["reasons"]) == 4
+
+
+def test_interim_looks_use_the_boundary_not_the_interval() -> None:
+    from dataclasses import replace
+
+    early = replace(prim("productivity", 12, 6, 18), z=2.5, boundary=3.48)
+    assert judge_primary(early).met is None and "continue to the next look" in judge_primary(early).text
+    crossed = replace(early, z=3.9)
+    assert judge_primary(crossed).met is True
+    harmful = replace(prim("error_rate", 30, 20, 40), z=4.0, boundary=3.48)  # errors up: worse
+    assert judge_primary(harmful).met is False

@@ -60,3 +60,32 @@ def test_bad_plan_requests(ws: Workspace) -> None:
         ws.plan_pilot("nope")
     with pytest.raises(ValidationError):
         ws.plan_pilot("plan-claims", 1.5)
+
+
+def test_an_unfinished_pilot_is_judged_at_its_interim_look(ws: Workspace) -> None:
+    from dataclasses import replace
+
+    from paceline.analytics.sequential import obrien_fleming_bounds
+    from paceline.domain.pilots import Acceptance
+
+    with ws.pilots(readonly=True) as pilots:
+        base = pilots.get(operator(), "plan-claims").spec
+    spec = replace(
+        base,
+        name="claims-looks",
+        start=date(2025, 8, 4),
+        end=date(2025, 10, 26),
+        weekly_looks=12,
+        guardrails=(),
+        acceptance=(Acceptance("esat", 1.0),),
+    )
+    with ws.pilots() as pilots:
+        pilots.create(operator(), spec)
+    doc = ws.evaluate_recorded_pilot("claims-looks")
+    look = doc["look"]
+    assert look["of"] == 12 and 1 <= look["look"] < 12 and look["data_until"] < "2025-10-26"
+    assert look["boundary"] == obrien_fleming_bounds(12)[look["look"] - 1]
+    primary = [r for r in doc["reasons"] if r["criterion"].startswith("primary")]
+    assert all("boundary" in r["text"] for r in primary)
+    final = ws.evaluate_recorded_pilot("plan-claims")
+    assert final["look"] is None

@@ -41,6 +41,8 @@ class Estimate:
     ci_pct: tuple[float, float] | None
     p_value: float | None
     target_pct: float | None = None  # primary: the improvement aimed at; guardrail: the margin
+    z: float | None = None  # estimate / se, for interim looks
+    boundary: float | None = None  # the group-sequential z boundary of this look (None: final analysis)
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,8 @@ def judge_primary(e: Estimate) -> Reason:
     name = f"primary: {e.kpi}"
     if e.relative_pct is None or e.ci_pct is None:
         return Reason(name, None, f"{e.kpi} could not be estimated")
+    if e.boundary is not None and e.z is not None:
+        return _interim(name, e, e.boundary, e.z)
     lo, hi = sorted((_good(e.kpi, e.ci_pct[0]), _good(e.kpi, e.ci_pct[1])))
     interval = f"{e.ci_pct[0]:+.1f}% to {e.ci_pct[1]:+.1f}%"
     target = f"; the aim was {e.target_pct:.0f}% better" if e.target_pct else ""
@@ -95,6 +99,27 @@ def judge_primary(e: Estimate) -> Reason:
         None,
         f"{e.kpi} changed by {e.relative_pct:+.1f}% but the interval ({interval}) "
         f"includes no change: not yet conclusive{target}",
+    )
+
+
+def _interim(name: str, e: Estimate, boundary: float, z: float) -> Reason:
+    """At an interim look only a crossing of the group-sequential boundary counts."""
+    good = _good(e.kpi, z)
+    where = f"z = {z:+.2f} against the boundary of ±{boundary:.2f} at this look"
+    if good >= boundary:
+        return Reason(
+            name,
+            True,
+            f"{e.kpi} is {_words(e.kpi, e.relative_pct or 0)} than control and crossed "
+            f"the interim boundary ({where})",
+        )
+    if good <= -boundary:
+        return Reason(name, False, f"{e.kpi} got worse beyond the interim boundary ({where})")
+    return Reason(
+        name,
+        None,
+        f"{e.kpi} changed by {e.relative_pct:+.1f}% but has not crossed the interim "
+        f"boundary ({where}): continue to the next look",
     )
 
 

@@ -16,6 +16,7 @@ the pilot; the verdict follows :mod:`paceline.domain.verdict`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -24,6 +25,7 @@ import pandas as pd
 import pyarrow as pa
 
 from paceline.analytics.event_study import event_study
+from paceline.analytics.sequential import obrien_fleming_bounds
 from paceline.domain.kpis import Grain, Stat
 from paceline.domain.pilots import Design, DurationEstimand, PilotSpec
 from paceline.domain.verdict import Estimate, Reason, decide, judge_acceptance
@@ -138,8 +140,33 @@ def weekly_effects(con: Any, spec: PilotSpec, kpi: str, people: tuple[set[str], 
     }
 
 
-def _estimate(doc: dict[str, Any], role: str, target: float) -> Estimate:
+def interim_look(con: Any, spec: PilotSpec) -> dict[str, Any] | None:
+    """The scheduled look the data has reached, with its O'Brien-Fleming boundary; None at the end.
+
+    A pilot with ``weekly_looks`` evaluated before its data reach ``end`` is at an interim look:
+    week ``k`` of ``K`` (``K = weekly_looks``), where only a crossing of the boundary counts, so
+    looking every week does not inflate false positives.
+    """
+    if spec.weekly_looks <= 0:
+        return None
+    t = con.table("task_events")
+    last = t.filter(t.use_case == spec.use_case).completed_at.max().date().to_pyarrow().as_py()
+    if last is None or last >= spec.end:
+        return None
+    look = min(max(math.ceil(((last - spec.start).days + 1) / 7), 1), spec.weekly_looks)
+    bounds = obrien_fleming_bounds(spec.weekly_looks, spec.alpha)
+    return {
+        "look": look,
+        "of": spec.weekly_looks,
+        "boundary": bounds[look - 1],
+        "data_until": last.isoformat(),
+    }
+
+
+def _estimate(doc: dict[str, Any], role: str, target: float, look: dict[str, Any] | None) -> Estimate:
     rel, ci = doc.get("relative_lift"), doc.get("relative_ci")
+    est, se = doc.get("estimate"), doc.get("se")
+    z = est / se if est is not None and se else None
     return Estimate(
         doc["kpi"],
         role,
@@ -147,6 +174,8 @@ def _estimate(doc: dict[str, Any], role: str, target: float) -> Estimate:
         None if not ci or None in ci else (100 * ci[0], 100 * ci[1]),
         doc.get("p_value"),
         target,
+        z=z,
+        boundary=look["boundary"] if look and role == "primary" else None,
     )
 
 
@@ -158,6 +187,7 @@ def evaluate_recorded(con: Any, spec: PilotSpec, kpi_value: KpiValue) -> dict[st
             fix="record a did pilot per wave, with the waves not yet switched on as the control cohorts",
         )
     people = cohort_people(con, spec)
+    look = interim_look(con, spec)
     results, estimates = [], []
     for role, items in (("primary", spec.primary), ("guardrail", spec.guardrails)):
         for item in items:
@@ -168,7 +198,7 @@ def evaluate_recorded(con: Any, spec: PilotSpec, kpi_value: KpiValue) -> dict[st
                 doc["checks"] = [*doc.get("checks", []), doc["event_study"]["check"]]
             target = item.target_effect_pct if role == "primary" else item.margin_pct  # type: ignore[union-attr]
             results.append(doc)
-            estimates.append(_estimate(doc, role, target))
+            estimates.append(_estimate(doc, role, target, look))
     acceptance = [_acceptance(spec, a.kpi, a.minimum, kpi_value) for a in spec.acceptance]
     checks = [c for doc in results for c in doc.get("checks", []) if c["status"] != "pass"]
     decision = decide(estimates, acceptance, checks)
@@ -183,6 +213,7 @@ def evaluate_recorded(con: Any, spec: PilotSpec, kpi_value: KpiValue) -> dict[st
             "pilot": [spec.start.isoformat(), spec.end.isoformat()],
         },
         people={"treatment": len(people[0]), "control": len(people[1])},
+        look=look,
     )
     return head
 
