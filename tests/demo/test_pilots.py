@@ -41,7 +41,7 @@ def test_the_records_are_evaluated_and_audited(summary: dict[str, dict[str, obje
     assert names == {
         "claims-rct": "evaluated: adopt",
         "clinical-did": "evaluated: extend",
-        "maintenance-wave-1": names["maintenance-wave-1"],
+        "maintenance-rollout": names["maintenance-rollout"],
     }
     assert ws.verify_audit().ok
 
@@ -107,3 +107,12 @@ def test_the_duration_estimand_is_the_one_recorded(summary: dict[str, dict[str, 
         v is not None and v < 0 for v in lifts.values()
     )  # shorter documentation, whatever the estimand
     assert len({round(v, 6) for v in lifts.values()}) == 3  # three different estimands, three numbers
+
+
+def test_the_maintenance_rollout_is_judged_as_a_staggered_rollout(
+    summary: dict[str, dict[str, object]],
+) -> None:
+    rollout = summary["maintenance-rollout"]
+    assert rollout["design"] == "staggered" and rollout["se_method"] == "cluster_bootstrap"
+    low, high = rollout["relative_ci"]  # type: ignore[misc]
+    assert low < high and float(rollout["relative_lift"]) < 0  # type: ignore[arg-type]  # repairs got shorter

@@ -55,7 +55,7 @@ def test_the_summary_is_read_back_from_the_warehouse(built: tuple[Workspace, Dem
     assert {m.model for m in summary.models} == {"claims-router", "scribe-coder", "failure-risk"}
     titles = [title for title, _, _ in summary_tables(summary)]
     assert len(titles) == 6 and "Built the demo firm" in summary_lines(summary, True)[0]
-    assert {p["pilot"] for p in summary.pilots} == {"claims-rct", "clinical-did", "maintenance-wave-1"}
+    assert {p["pilot"] for p in summary.pilots} == {"claims-rct", "clinical-did", "maintenance-rollout"}
 
 
 def test_one_demo_user_per_role_with_the_printed_password(built: tuple[Workspace, DemoSummary]) -> None:

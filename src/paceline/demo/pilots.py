@@ -3,8 +3,8 @@
 * ``claims-rct``: the claims assistant randomised by person (pilot vs control cohort);
 * ``clinical-did``: the AI scribe at the pilot sites against the control sites,
   before and after the switch-on (difference-in-differences);
-* ``maintenance-wave-1``: the first plants' rollout judged against the waves not
-  yet switched on, until the second wave starts (a difference-in-differences per wave).
+* ``maintenance-rollout``: the plants switched on in three waves, each wave judged
+  against the plants not yet switched on (a staggered rollout).
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ def demo_pilots(params: FirmParams) -> list[PilotSpec]:
     """The three pilot plans, dated from the demo's timeline."""
     t = params.timeline
     start, end = _month(t.start, t.pilot_start), _month(t.start, t.scale_up) - timedelta(days=1)
-    wave_1, wave_2 = _month(t.start, t.waves[0]), _month(t.start, t.waves[1]) - timedelta(days=1)
+    wave_1 = _month(t.start, t.waves[0])
+    rollout_end = _month(t.start, min(t.waves[2] + 3, t.months)) - timedelta(days=1)
     return [
         PilotSpec(
             "claims-rct",
@@ -56,14 +57,14 @@ def demo_pilots(params: FirmParams) -> list[PilotSpec]:
             (Acceptance("esat", 3.5),),
         ),
         PilotSpec(
-            "maintenance-wave-1",
+            "maintenance-rollout",
             "predictive-maintenance",
-            "Troubleshooting guidance shortens repairs in the first plants",
-            Design.DID,
-            ("wave-1",),
-            ("wave-2", "wave-3"),
+            "Troubleshooting guidance shortens repairs as the plants switch on",
+            Design.STAGGERED,
+            ("wave-1", "wave-2", "wave-3"),
+            (),
             wave_1,
-            wave_2,
+            rollout_end,
             (PrimaryKpi("handling_time", 5),),
             (Guardrail("error_rate", 10),),
         ),

@@ -23,13 +23,14 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+from scipy.stats import norm
 
 from paceline.analytics.event_study import event_study
 from paceline.analytics.sequential import obrien_fleming_bounds
+from paceline.analytics.staggered import staggered_att
 from paceline.domain.kpis import Grain, Stat
 from paceline.domain.pilots import Design, DurationEstimand, PilotSpec
 from paceline.domain.verdict import Estimate, Reason, decide, judge_acceptance
-from paceline.errors import UsageError
 from paceline.services.kpi import definition, task_frame, task_metrics
 from paceline.services.kpi_frames import PERIOD, KpiQuery
 from paceline.services.pilot_data import evaluate_pilot
@@ -179,19 +180,60 @@ def _estimate(doc: dict[str, Any], role: str, target: float, look: dict[str, Any
     )
 
 
+def _switch_on_weeks(con: Any, spec: PilotSpec, origin: pd.Timestamp) -> dict[str, float]:
+    """Each person's first week with the AI switched on for this use case, in weeks from *origin*."""
+    a = con.table("assignments")
+    a = a.filter((a.use_case == spec.use_case) & a.cohort.isin(list(spec.treatment_cohorts)))
+    rows = a.group_by("person_id").aggregate(on=a.ai_enabled_from.min()).to_pyarrow().to_pylist()
+    return {
+        r["person_id"]: float((pd.Timestamp(r["on"]) - origin).days // 7) for r in rows if r["on"] is not None
+    }
+
+
+def evaluate_staggered_kpi(
+    con: Any, spec: PilotSpec, kpi: str, people: tuple[set[str], set[str]]
+) -> dict[str, Any]:
+    """A staggered rollout's effect on one KPI: waves against people not yet switched on."""
+    treated, control = people
+    weekly = person_weeks(con, spec, kpi, treated | control, until=spec.end).dropna(subset=["value"])
+    since, _ = baseline_window(spec)
+    origin = pd.Timestamp(since - timedelta(days=since.weekday()))
+    week = ((pd.to_datetime(weekly[PERIOD]) - origin).dt.days // 7).to_numpy()
+    codes, ids = pd.factorize(weekly.person_id)
+    starts = _switch_on_weeks(con, spec, origin)
+    start_by_code = {i: starts[p] for i, p in enumerate(ids) if p in starts}
+    result = staggered_att(codes, week, weekly.value.astype(float).to_numpy(), start_by_code, spec.alpha)
+    p_value = None if not result.se else float(2 * norm.sf(abs((result.estimate or 0.0) / result.se)))
+    return {
+        "design": "staggered",
+        "outcome": kpi,
+        "kpi": kpi,
+        "estimate": result.estimate,
+        "se": result.se,
+        "ci": list(result.ci) if result.ci else None,
+        "df": None,
+        "p_value": p_value,
+        "relative_lift": result.relative,
+        "relative_ci": list(result.relative_ci) if result.relative_ci else None,
+        "se_method": "cluster_bootstrap",
+        "alpha": spec.alpha,
+        "n_obs": len(weekly),
+        "n_units": {"treatment": len(start_by_code), "control": len(ids) - len(start_by_code)},
+        "checks": [result.check.to_dict()],
+    }
+
+
 def evaluate_recorded(con: Any, spec: PilotSpec, kpi_value: KpiValue) -> dict[str, Any]:
     """The ``--pilot`` document: the primary result, every KPI's result, and the verdict."""
-    if spec.design is Design.STAGGERED:
-        raise UsageError(
-            "a staggered rollout is evaluated wave by wave for now",
-            fix="record a did pilot per wave, with the waves not yet switched on as the control cohorts",
-        )
     people = cohort_people(con, spec)
     look = interim_look(con, spec)
     results, estimates = [], []
     for role, items in (("primary", spec.primary), ("guardrail", spec.guardrails)):
         for item in items:
-            doc = evaluate_kpi(con, spec, item.kpi, people)
+            if spec.design is Design.STAGGERED:
+                doc = evaluate_staggered_kpi(con, spec, item.kpi, people)
+            else:
+                doc = evaluate_kpi(con, spec, item.kpi, people)
             doc["role"] = role
             if spec.design is Design.DID and role == "primary":
                 doc["event_study"] = weekly_effects(con, spec, item.kpi, people)

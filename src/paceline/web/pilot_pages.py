@@ -116,7 +116,7 @@ def _report(request: Request, principal: Principal, name: str) -> dict[str, Any]
     ws = workspace(request)
     with ws.pilots(readonly=True) as pilots:
         record = pilots.get(principal, name).to_dict()
-    evaluation = ws.evaluate_recorded_pilot(name, who=principal) if record["design"] != "staggered" else None
+    evaluation = ws.evaluate_recorded_pilot(name, who=principal)
     plan = ws.plan_pilot(name, who=principal)
     studies = [
         {
