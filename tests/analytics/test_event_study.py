@@ -46,3 +46,14 @@ def test_too_little_data_is_a_warning_not_a_crash() -> None:
     keep = week >= 0  # no reference week
     study = event_study(week[keep], treated[keep], y[keep], person[keep])
     assert study.check.status is Status.WARN and study.effects == ()
+
+
+def test_the_steady_state_is_the_effect_once_learning_is_over() -> None:
+    week, treated, y, person = panel(0.0, 0.0)
+    ramp = treated * np.clip(week + 1, 0, 3) * -0.5  # the effect grows for 3 weeks, then stays at -1.5
+    study = event_study(week, treated, y + ramp, person)
+    steady = study.steady_state
+    assert steady is not None and steady.week == 2  # the last four weeks: 2..5
+    assert steady.ci[0] <= -1.5 <= steady.ci[1]
+    first = next(e for e in study.effects if e.week == 0)
+    assert first.estimate > steady.estimate  # the first week shows less than the steady state

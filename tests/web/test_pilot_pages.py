@@ -117,7 +117,7 @@ def test_form_report_and_export(client: TestClient, ws: Workspace) -> None:
     report = client.get("/pilots/claims-form")
     assert report.status_code == 200 and "Verdict" in report.text and "cluster_CR1" in report.text
     did = client.get("/pilots/clinical-did")
-    assert "week by week" in did.text and "Pre-trend check" in did.text
+    assert "week by week" in did.text and "Pre-trend check" in did.text and "Steady state" in did.text
     export = client.get("/pilots/claims-form/report.html")
     assert export.headers["content-disposition"] == 'attachment; filename="pilot-claims-form.html"'
     assert "/plotly/" not in export.text and "Plotly" in export.text and re.search(r"<style>", export.text)

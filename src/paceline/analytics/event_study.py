@@ -30,11 +30,15 @@ class WeekEffect:
     ci: tuple[float, float]
 
 
+STEADY_WEEKS = 4
+
+
 @dataclass(frozen=True)
 class EventStudy:
     effects: tuple[WeekEffect, ...]
     pre_trend_p: float | None
     check: Check
+    steady_state: WeekEffect | None = None  # the average effect of the last STEADY_WEEKS pilot weeks
 
 
 def event_study(
@@ -78,7 +82,26 @@ def event_study(
         for i, r in enumerate(levels)
     )
     leads = [first + i for i, r in enumerate(levels) if r < REFERENCE]
-    return EventStudy(effects, *_pre_trends(result.beta[leads], cov[np.ix_(leads, leads)]))
+    post = [(r, first + i) for i, r in enumerate(levels) if r >= 0]
+    steady = _steady_state(result.beta, cov, post[-STEADY_WEEKS:], crit)
+    return EventStudy(
+        effects, *_pre_trends(result.beta[leads], cov[np.ix_(leads, leads)]), steady_state=steady
+    )
+
+
+def _steady_state(
+    beta: np.ndarray, cov: np.ndarray, last: list[tuple[int, int]], crit: float
+) -> WeekEffect | None:
+    """The mean effect over the last pilot weeks (week, coefficient index): once learning has played out.
+
+    The returned week is the first of the weeks averaged.
+    """
+    if not last:
+        return None
+    c = np.zeros(beta.size)
+    c[[index for _, index in last]] = 1 / len(last)
+    estimate, se = float(c @ beta), float(np.sqrt(c @ cov @ c))
+    return WeekEffect(last[0][0], estimate, (estimate - crit * se, estimate + crit * se))
 
 
 def _pre_trends(leads: np.ndarray, cov: np.ndarray) -> tuple[float | None, Check]:

@@ -137,6 +137,13 @@ def weekly_effects(con: Any, spec: PilotSpec, kpi: str, people: tuple[set[str], 
     return {
         "weeks": [{"week": e.week, "estimate": e.estimate, "ci": list(e.ci)} for e in study.effects],
         "pre_trend_p": study.pre_trend_p,
+        "steady_state": None
+        if study.steady_state is None
+        else {
+            "from_week": study.steady_state.week,
+            "estimate": study.steady_state.estimate,
+            "ci": list(study.steady_state.ci),
+        },
         "check": study.check.to_dict(),
     }
 

@@ -122,6 +122,7 @@ def _report(request: Request, principal: Principal, name: str) -> dict[str, Any]
         {
             "kpi": k["kpi"],
             "check": k["event_study"]["check"],
+            "steady": k["event_study"].get("steady_state"),
             "chart": charts.event_study(k["event_study"]["weeks"], KPIS[k["kpi"]].unit),
         }
         for k in (evaluation or {}).get("kpis", [])
