@@ -89,3 +89,19 @@ def test_an_unfinished_pilot_is_judged_at_its_interim_look(ws: Workspace) -> Non
     assert all("boundary" in r["text"] for r in primary)
     final = ws.evaluate_recorded_pilot("plan-claims")
     assert final["look"] is None
+
+
+def test_a_team_randomised_pilot_is_clustered_by_team(ws: Workspace) -> None:
+    from dataclasses import replace
+
+    from paceline.domain.pilots import Unit
+
+    with ws.pilots(readonly=True) as pilots:
+        base = pilots.get(operator(), "plan-claims").spec
+    with ws.pilots() as pilots:
+        pilots.create(operator(), replace(base, name="claims-teams", unit=Unit.TEAM, guardrails=()))
+    by_team = ws.evaluate_recorded_pilot("claims-teams")["kpis"][0]
+    by_person = ws.evaluate_recorded_pilot("plan-claims")["kpis"][0]
+    # a few teams instead of many people: the small-cluster correction is chosen
+    assert by_team["se_method"] in ("cluster_CR2", "wild_bootstrap")
+    assert by_team["n_units"]["treatment"] < by_person["n_units"]["treatment"]

@@ -29,7 +29,7 @@ from paceline.analytics.event_study import event_study
 from paceline.analytics.sequential import obrien_fleming_bounds
 from paceline.analytics.staggered import staggered_att
 from paceline.domain.kpis import Grain, Stat
-from paceline.domain.pilots import Design, DurationEstimand, PilotSpec
+from paceline.domain.pilots import Design, DurationEstimand, PilotSpec, Unit
 from paceline.domain.verdict import Estimate, Reason, decide, judge_acceptance
 from paceline.services.kpi import definition, task_frame, task_metrics
 from paceline.services.kpi_frames import PERIOD, KpiQuery
@@ -41,18 +41,21 @@ KpiValue = Callable[[str, str], float | None]
 
 
 def person_phases(con: Any, spec: PilotSpec, kpi: str, treated: set[str], control: set[str]) -> pa.Table:
-    """One row per person and phase: ``person``, ``arm``, ``phase`` (pre or post), ``value``."""
+    """One row per person and phase: ``person_id``, ``team``, ``phase`` (pre or post), ``value``, ``arm``."""
     since, _ = baseline_window(spec)
     stat = (
         Stat.MEDIAN if _is_duration(kpi) and spec.duration_estimand is DurationEstimand.MEDIAN else Stat.MEAN
     )
-    query = KpiQuery(kpi, use_case=spec.use_case, grain=Grain.TOTAL, since=since, until=spec.end, stat=stat)
+    query = KpiQuery(
+        kpi, use_case=spec.use_case, by=("team",), grain=Grain.TOTAL, since=since, until=spec.end, stat=stat
+    )
     frame = task_frame(con, query)
     frame = frame.filter(frame.person_id.isin(sorted(treated | control)))
     start = spec.start.isoformat()
     frame = frame.mutate(phase=(frame._day >= start).ifelse("post", "pre"))
     value = task_metrics(frame, definition(kpi), query.stat)["value"]
-    table = frame.group_by(["person_id", "phase"]).aggregate(value=value).to_pyarrow()
+    # a person's team: the last one in their tasks (teams are the clusters of team-randomised pilots)
+    table = frame.group_by(["person_id", "phase"]).aggregate(value=value, team=frame.team.max()).to_pyarrow()
     arms = ["treatment" if p in treated else "control" for p in table.column("person_id").to_pylist()]
     return table.append_column("arm", pa.array(arms, pa.string()))
 
@@ -66,11 +69,17 @@ def _randomised_rows(phases: pa.Table) -> pa.Table:
     return pa.table(
         {
             "person_id": [r["person_id"] for r in post],
+            "team": [r["team"] for r in post],
             "arm": [r["arm"] for r in post],
             "value": [float(r["value"]) for r in post],
             "pre": [float(pre.get(r["person_id"], fill)) for r in post],
         }
     )
+
+
+def _cluster(spec: PilotSpec) -> str:
+    """The column of the randomisation unit: standard errors are clustered at that level."""
+    return "team" if spec.unit is Unit.TEAM else "person_id"
 
 
 def _is_duration(kpi: str) -> bool:
@@ -98,7 +107,7 @@ def evaluate_kpi(con: Any, spec: PilotSpec, kpi: str, people: tuple[set[str], se
             outcome="value",
             group="arm",
             treated="treatment",
-            unit="person_id",
+            unit=_cluster(spec),
             covariate=covariate,
             transform=transform,
             alpha=spec.alpha,
@@ -112,7 +121,7 @@ def evaluate_kpi(con: Any, spec: PilotSpec, kpi: str, people: tuple[set[str], se
             outcome="value",
             group="arm",
             treated="treatment",
-            unit="person_id",
+            unit=_cluster(spec),
             period="phase",
             post="post",
             transform=transform,
@@ -132,7 +141,7 @@ def weekly_effects(con: Any, spec: PilotSpec, kpi: str, people: tuple[set[str], 
     start = pd.Timestamp(spec.start - timedelta(days=spec.start.weekday()))
     rel = ((pd.to_datetime(weekly[PERIOD]) - start).dt.days // 7).to_numpy()
     arm = weekly.person_id.isin(treated).to_numpy().astype(int)
-    codes = pd.factorize(weekly.person_id)[0]
+    codes = pd.factorize(weekly.team if spec.unit is Unit.TEAM else weekly.person_id)[0]
     study = event_study(rel, arm, weekly.value.astype(float).to_numpy(), codes, spec.alpha)
     return {
         "weeks": [{"week": e.week, "estimate": e.estimate, "ci": list(e.ci)} for e in study.effects],
