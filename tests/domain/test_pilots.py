@@ -56,7 +56,7 @@ def test_a_good_plan_validates_and_round_trips() -> None:
         ({"control_cohorts": ("pilot",)}, "control_cohorts"),
         ({"treatment_cohorts": ()}, "treatment_cohorts"),
         ({"alpha": 0.7}, "alpha"),
-        ({"primary": (PrimaryKpi("esat", 5),)}, "primary"),
+        ({"primary": (PrimaryKpi("adoption_rate", 5),)}, "primary"),
         ({"guardrails": (Guardrail("adoption_rate", 5),)}, "guardrails"),
         ({"baseline_start": date(2026, 4, 1)}, "baseline_start"),
     ],

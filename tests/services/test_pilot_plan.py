@@ -105,3 +105,31 @@ def test_a_team_randomised_pilot_is_clustered_by_team(ws: Workspace) -> None:
     # a few teams instead of many people: the small-cluster correction is chosen
     assert by_team["se_method"] in ("cluster_CR2", "wild_bootstrap")
     assert by_team["n_units"]["treatment"] < by_person["n_units"]["treatment"]
+
+
+def test_survey_and_behaviour_kpis_are_judged_per_person(ws: Workspace) -> None:
+    from dataclasses import replace
+
+    from paceline.services.pilot_eval import person_phases
+    from paceline.services.pilot_plan import cohort_people
+
+    with ws.pilots(readonly=True) as pilots:
+        base = pilots.get(operator(), "plan-claims").spec
+    spec = replace(
+        base,
+        name="claims-survey",
+        primary=(PrimaryKpi("esat", 5),),
+        guardrails=(Guardrail("nps", 10), Guardrail("suggestions_rejected_share", 20)),
+    )
+    with ws.pilots() as pilots:
+        pilots.create(operator(), spec)
+    doc = ws.evaluate_recorded_pilot("claims-survey")
+    assert [k["kpi"] for k in doc["kpis"]] == ["esat", "nps", "suggestions_rejected_share"]
+    assert all(k["se_method"].startswith(("cluster", "wild")) for k in doc["kpis"])
+    nps = person_phases(
+        ws.warehouse_connection(), spec, "nps", *cohort_people(ws.warehouse_connection(), spec)
+    )
+    values = [v for v in nps.column("value").to_pylist() if v is not None]
+    assert values and all(-100 <= v <= 100 for v in values)  # each person's own NPS
+    plan = ws.plan_pilot("claims-survey")
+    assert plan["kpis"][0]["kpi"] == "esat" and plan["kpis"][0]["baseline"]["mean"] > 1

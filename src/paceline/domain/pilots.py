@@ -18,6 +18,7 @@ from paceline.domain.kpis import KPIS, Direction
 from paceline.errors import ValidationError
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,79}$")
+NOT_PER_PERSON = frozenset({"adoption_rate"})  # measured over eligible people, not per person
 
 
 class Design(StrEnum):
@@ -125,11 +126,12 @@ def validate(spec: PilotSpec) -> PilotSpec:
         if kpi not in KPIS:
             raise _fail("kpi", f"unknown KPI {kpi!r}", f"use one of: {', '.join(KPIS)}")
     for kpi in [p.kpi for p in spec.primary] + [g.kpi for g in spec.guardrails]:
-        if KPIS[kpi].sources[0] != "task_events":
+        if kpi in NOT_PER_PERSON:
             raise _fail(
                 "primary" if kpi in {p.kpi for p in spec.primary} else "guardrails",
-                f"{kpi} cannot be a primary KPI or guardrail: pilots are judged per person on task KPIs",
-                f"use {kpi} as an acceptance criterion, e.g. --accept '{kpi}>=...'",
+                f"{kpi} cannot be a primary KPI or guardrail: pilots are judged per person and "
+                f"{kpi} is measured over the eligible people",
+                f"use {kpi} as an acceptance criterion, e.g. --accept '{kpi}>=0.6'",
             )
     for p in spec.primary:
         if p.target_effect_pct <= 0:

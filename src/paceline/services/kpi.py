@@ -10,7 +10,7 @@ Groups with fewer than ``min_group_size`` people are then suppressed: value null
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -106,8 +106,11 @@ def task_metrics(t: ir.Table, kpi: KpiDefinition, stat: Stat) -> dict[str, ir.Va
         # whole microseconds: DuckDB's second difference counts boundaries and would truncate
         span = t.completed_at.delta(t.opened_at, unit="microsecond").cast("float64") / 3.6e9
         durations = span if kpi.key == "resolution_time" else t.effort_seconds / 60.0
-        value = {Stat.MEAN: durations.mean(), Stat.MEDIAN: durations.median(),
-                 Stat.P90: durations.quantile(0.9)}[stat]
+        value = {
+            Stat.MEAN: durations.mean(),
+            Stat.MEDIAN: durations.median(),
+            Stat.P90: durations.quantile(0.9),
+        }[stat]
         return {"value": value, "n": t.count(), "n_people": n_people, "weight": t.count()}
     levels = {
         "automation_rate": ("partial", "full"),
@@ -234,6 +237,12 @@ def _adoption(con: Any, query: KpiQuery) -> tuple[ir.Table, dict[str, ir.Value]]
 
 
 def _suggestions(con: Any, query: KpiQuery, kpi: KpiDefinition) -> tuple[ir.Table, dict[str, ir.Value]]:
+    u = suggestion_frame(con, query)
+    return u, suggestion_metrics(u, kpi)
+
+
+def suggestion_frame(con: Any, query: KpiQuery) -> ir.Table:
+    """Suggestion decisions (accepted, edited, rejected) with periods and dimensions."""
     u = time_window(con.table("usage_events"), "occurred_at", query)
     u = u.filter(u.action.isin(SUGGESTION_DECISIONS))
     if query.use_case:
@@ -242,16 +251,25 @@ def _suggestions(con: Any, query: KpiQuery, kpi: KpiDefinition) -> tuple[ir.Tabl
     u = with_people(u, con.table("people"), u._day, query.dims_needed)
     if "cohort" in query.dims_needed:
         u = with_cohort(u, con.table("assignments"), "_day", "event_id")
-    u = apply_filters(u, query.filters)
+    return apply_filters(u, query.filters)
+
+
+def suggestion_metrics(u: ir.Table, kpi: KpiDefinition) -> dict[str, ir.Value]:
     verb = kpi.name.removeprefix("suggestions_").removesuffix("_share")
     value = (u.action == f"suggestion_{verb}").cast("float64").mean()
-    return u, {"value": value, "n": u.count(), "n_people": u.person_id.nunique(), "weight": u.count()}
+    return {"value": value, "n": u.count(), "n_people": u.person_id.nunique(), "weight": u.count()}
 
 
 # --- survey KPIs ---------------------------------------------------------------------
 
 
 def _surveys(con: Any, query: KpiQuery, kpi: KpiDefinition) -> tuple[ir.Table, dict[str, ir.Value]]:
+    s = survey_frame(con, query, kpi)
+    return s, survey_metrics(s, kpi)
+
+
+def survey_frame(con: Any, query: KpiQuery, kpi: KpiDefinition) -> ir.Table:
+    """Responses to the KPI's survey with periods and dimensions."""
     s = time_window(con.table("survey_responses"), "responded_at", query)
     s = s.filter(s.survey == kpi.name)
     if query.use_case:
@@ -269,12 +287,37 @@ def _surveys(con: Any, query: KpiQuery, kpi: KpiDefinition) -> tuple[ir.Table, d
             .mutate(ai_assisted=lambda x: x._ai)
             .drop("_tid", "_ai")
         )
-    s = apply_filters(s, query.filters)
+    return apply_filters(s, query.filters)
+
+
+def survey_metrics(s: ir.Table, kpi: KpiDefinition) -> dict[str, ir.Value]:
+    """Mean score; NPS as the mean of +100 (9-10), 0 (7-8) and -100 (0-6), which is 100 x (share
+    of promoters - share of detractors) and, averaged per person, carries the multinomial variance."""
     if kpi.name == "nps":
         value = ((s.score >= 9).cast("float64").mean() - (s.score <= 6).cast("float64").mean()) * 100.0
     else:
         value = s.score.mean()
-    return s, {"value": value, "n": s.count(), "n_people": s.person_id.nunique(), "weight": s.count()}
+    return {"value": value, "n": s.count(), "n_people": s.person_id.nunique(), "weight": s.count()}
+
+
+def person_level(con: Any, query: KpiQuery) -> tuple[ir.Table, Callable[[ir.Table], ir.Value]]:
+    """The rows of *query*'s KPI (with ``person_id`` and ``_day``) and how to compute its value on them.
+
+    Pilots group these rows by person, so every KPI measured per person can be an outcome;
+    adoption is measured over eligible people, not per person, and is not one.
+    """
+    kpi = _validate(query)
+    if kpi.sources[0] == "task_events":
+        return task_frame(con, query), lambda f: task_metrics(f, kpi, query.stat)["value"]
+    if kpi.key == "suggestions_share":
+        return suggestion_frame(con, query), lambda f: suggestion_metrics(f, kpi)["value"]
+    if kpi.name in ("csat", "nps", "esat"):
+        return survey_frame(con, query, kpi), lambda f: survey_metrics(f, kpi)["value"]
+    raise ValidationError(
+        f"{kpi.name} is not measured per person",
+        field="kpi",
+        fix="use it as an acceptance criterion (e.g. adoption_rate>=0.6)",
+    )
 
 
 # --- the engine ----------------------------------------------------------------------

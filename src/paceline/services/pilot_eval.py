@@ -31,7 +31,7 @@ from paceline.analytics.staggered import staggered_att
 from paceline.domain.kpis import Grain, Stat
 from paceline.domain.pilots import Design, DurationEstimand, PilotSpec, Unit
 from paceline.domain.verdict import Estimate, Reason, decide, judge_acceptance
-from paceline.services.kpi import definition, task_frame, task_metrics
+from paceline.services.kpi import definition, person_level
 from paceline.services.kpi_frames import PERIOD, KpiQuery
 from paceline.services.pilot_data import evaluate_pilot
 from paceline.services.pilot_plan import baseline_window, cohort_people, person_weeks
@@ -49,11 +49,11 @@ def person_phases(con: Any, spec: PilotSpec, kpi: str, treated: set[str], contro
     query = KpiQuery(
         kpi, use_case=spec.use_case, by=("team",), grain=Grain.TOTAL, since=since, until=spec.end, stat=stat
     )
-    frame = task_frame(con, query)
+    frame, value_of = person_level(con, query)
     frame = frame.filter(frame.person_id.isin(sorted(treated | control)))
     start = spec.start.isoformat()
     frame = frame.mutate(phase=(frame._day >= start).ifelse("post", "pre"))
-    value = task_metrics(frame, definition(kpi), query.stat)["value"]
+    value = value_of(frame)
     # a person's team: the last one in their tasks (teams are the clusters of team-randomised pilots)
     table = frame.group_by(["person_id", "phase"]).aggregate(value=value, team=frame.team.max()).to_pyarrow()
     arms = ["treatment" if p in treated else "control" for p in table.column("person_id").to_pylist()]

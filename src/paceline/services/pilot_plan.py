@@ -19,7 +19,7 @@ import pandas as pd
 from paceline.analytics.power import VarianceComponents, plan
 from paceline.domain.kpis import Grain
 from paceline.domain.pilots import PilotSpec, Unit
-from paceline.services.kpi import definition, task_frame, task_metrics
+from paceline.services.kpi import definition, person_level
 from paceline.services.kpi_frames import PERIOD, KpiQuery
 
 BASELINE_WEEKS = 12
@@ -52,10 +52,9 @@ def person_weeks(
     since, baseline_end = baseline_window(spec)
     until = until or baseline_end
     query = KpiQuery(kpi, use_case=spec.use_case, by=("team",), grain=Grain.WEEK, since=since, until=until)
-    frame = task_frame(con, query)
+    frame, value_of = person_level(con, query)
     frame = frame.filter(frame.person_id.isin(sorted(people)))
-    metrics = task_metrics(frame, definition(kpi), query.stat)
-    grouped = frame.group_by([PERIOD, "person_id", "team"]).aggregate(value=metrics["value"])
+    grouped = frame.group_by([PERIOD, "person_id", "team"]).aggregate(value=value_of(frame))
     return grouped.to_pyarrow().to_pandas()
 
 
