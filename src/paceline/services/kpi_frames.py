@@ -8,7 +8,7 @@ small grouped result comes back to Python.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import ibis
@@ -57,13 +57,8 @@ class KpiQuery:
 
 
 def utc_start(day: date) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=ibis_utc())
-
-
-def ibis_utc() -> Any:
-    from datetime import UTC
-
-    return UTC
+    """Midnight UTC at the start of *day*: periods and windows are whole UTC days."""
+    return datetime.combine(day, time(0), tzinfo=UTC)
 
 
 def time_window(table: ir.Table, column: str, query: KpiQuery) -> ir.Table:
