@@ -26,12 +26,13 @@ import pyarrow as pa
 from scipy.stats import norm
 
 from paceline.analytics.event_study import event_study
+from paceline.analytics.quantiles import arm, quantile_effect
 from paceline.analytics.sequential import obrien_fleming_bounds
 from paceline.analytics.staggered import staggered_att
-from paceline.domain.kpis import Grain, Stat
+from paceline.domain.kpis import Grain
 from paceline.domain.pilots import Design, DurationEstimand, PilotSpec, Unit
 from paceline.domain.verdict import Estimate, Reason, decide, judge_acceptance
-from paceline.services.kpi import definition, person_level
+from paceline.services.kpi import definition, person_level, task_frame
 from paceline.services.kpi_frames import PERIOD, KpiQuery
 from paceline.services.pilot_data import evaluate_pilot
 from paceline.services.pilot_plan import baseline_window, cohort_people, person_weeks
@@ -43,11 +44,8 @@ KpiValue = Callable[[str, str], float | None]
 def person_phases(con: Any, spec: PilotSpec, kpi: str, treated: set[str], control: set[str]) -> pa.Table:
     """One row per person and phase: ``person_id``, ``team``, ``phase`` (pre or post), ``value``, ``arm``."""
     since, _ = baseline_window(spec)
-    stat = (
-        Stat.MEDIAN if _is_duration(kpi) and spec.duration_estimand is DurationEstimand.MEDIAN else Stat.MEAN
-    )
     query = KpiQuery(
-        kpi, use_case=spec.use_case, by=("team",), grain=Grain.TOTAL, since=since, until=spec.end, stat=stat
+        kpi, use_case=spec.use_case, by=("team",), grain=Grain.TOTAL, since=since, until=spec.end
     )
     frame, value_of = person_level(con, query)
     frame = frame.filter(frame.person_id.isin(sorted(treated | control)))
@@ -91,12 +89,69 @@ def _transform(spec: PilotSpec, kpi: str) -> str | None:
     return "log" if _is_duration(kpi) and spec.duration_estimand is DurationEstimand.LOG else None
 
 
+def evaluate_median(con: Any, spec: PilotSpec, kpi: str, people: tuple[set[str], set[str]]) -> dict[str, Any]:
+    """The ``median`` estimand: the arms' pooled median durations (or their DiD), people resampled."""
+    treated, control = people
+    since = baseline_window(spec)[0] if spec.design is Design.DID else spec.start
+    frame = task_frame(con, KpiQuery(kpi, use_case=spec.use_case, since=since, until=spec.end))
+    frame = frame.filter(frame.person_id.isin(sorted(treated | control)))
+    hours = frame.completed_at.delta(frame.opened_at, unit="microsecond").cast("float64") / 3.6e9
+    duration = hours if kpi == "resolution_time" else frame.effort_seconds / 60.0
+    rows = frame.select(person=frame.person_id, post=frame._day >= spec.start.isoformat(), d=duration)
+    data = rows.to_pyarrow().to_pandas()
+    codes = pd.factorize(data.person)[0]
+    in_t = data.person.isin(treated).to_numpy()
+    post = data.post.to_numpy() if spec.design is Design.DID else None
+    arms = [arm(codes[m], data.d.to_numpy()[m], None if post is None else post[m]) for m in (in_t, ~in_t)]
+    effect = quantile_effect(arms[0], arms[1], q=0.5, alpha=spec.alpha)
+    design = "did" if spec.design is Design.DID else "ab"
+    doc: dict[str, Any] = {
+        "design": design,
+        "outcome": kpi,
+        "kpi": kpi,
+        "df": None,
+        "alpha": spec.alpha,
+        "se_method": "cluster_bootstrap",
+        "n_obs": len(data),
+        "n_units": {"treatment": len(arms[0].post), "control": len(arms[1].post)},
+    }
+    if effect is None:
+        return doc | {
+            "estimate": None,
+            "se": None,
+            "ci": None,
+            "p_value": None,
+            "relative_lift": None,
+            "relative_ci": None,
+            "checks": [{"name": "quantile", "status": "fail", "detail": "fewer than 2 people in an arm"}],
+        }
+    p_value = float(2 * norm.sf(abs(effect.estimate / effect.se))) if effect.se else None
+    return doc | {
+        "estimate": effect.estimate,
+        "se": effect.se,
+        "ci": list(effect.ci),
+        "p_value": p_value,
+        "relative_lift": effect.relative,
+        "relative_ci": list(effect.relative_ci) if effect.relative_ci else None,
+        "checks": [
+            {
+                "name": "quantile",
+                "status": "pass",
+                "detail": f"median {'DiD ' if design == 'did' else ''}with {effect.draws} "
+                "bootstrap draws over people",
+            }
+        ],
+    }
+
+
 def evaluate_kpi(con: Any, spec: PilotSpec, kpi: str, people: tuple[set[str], set[str]]) -> dict[str, Any]:
     """The estimate of one KPI's effect as the document of spec/interface.md.
 
     Durations follow the plan's estimand: ``log`` (ratio of geometric means of each person's
-    mean), ``median`` (each person's median, compared in means) or ``ratio_of_means``.
+    mean), ``median`` (the pooled median, :func:`evaluate_median`) or ``ratio_of_means``.
     """
+    if _is_duration(kpi) and spec.duration_estimand is DurationEstimand.MEDIAN:
+        return evaluate_median(con, spec, kpi, people)
     phases = person_phases(con, spec, kpi, *people)
     transform = _transform(spec, kpi)
     if spec.design is Design.RANDOMISED:
