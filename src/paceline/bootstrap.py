@@ -181,7 +181,13 @@ class Workspace:
             rows = [r for r in result.rows if not r["suppressed"]]
             return rows[0]["value"] if rows else None
 
-        doc = evaluate_recorded(self.warehouse_connection(), spec, treated_value)
+        # The verdict depends only on the plan and the data: cached like KPI results, so a report view
+        # recomputes only when the plan or the event data changed.
+        tables = ("task_events", "people", "assignments", "usage_events", "survey_responses")
+        key = f"pilot|{json.dumps(spec.to_dict(), sort_keys=True)}|{generation(self.warehouse, tables)}"
+        doc = self.kpi_cache.get_or_compute(
+            key, lambda: evaluate_recorded(self.warehouse_connection(), spec, treated_value)
+        )
         if principal.can(Action.PILOT_MANAGE, spec.use_case):  # readers may look; managers record it
             with self.pilots(principal) as pilots:
                 pilots.record_evaluation(principal, name, doc["verdict"])

@@ -133,3 +133,9 @@ def test_survey_and_behaviour_kpis_are_judged_per_person(ws: Workspace) -> None:
     assert values and all(-100 <= v <= 100 for v in values)  # each person's own NPS
     plan = ws.plan_pilot("claims-survey")
     assert plan["kpis"][0]["kpi"] == "esat" and plan["kpis"][0]["baseline"]["mean"] > 1
+
+
+def test_evaluations_are_cached_until_the_plan_or_the_data_change(ws: Workspace) -> None:
+    first = ws.evaluate_recorded_pilot("plan-claims")
+    misses = ws.kpi_cache.misses
+    assert ws.evaluate_recorded_pilot("plan-claims") == first and ws.kpi_cache.misses == misses
