@@ -76,16 +76,30 @@ class KpiResult:
 # --- task KPIs -----------------------------------------------------------------------
 
 
-def task_frame(con: Any, query: KpiQuery) -> ir.Table:
-    t = time_window(con.table("task_events"), "completed_at", query)
+def _events(
+    con: Any,
+    table: str,
+    ts: str,
+    row_id: str,
+    query: KpiQuery,
+    keep: Callable[[ir.Table], ir.BooleanValue] | None = None,
+) -> ir.Table:
+    """Rows of an event table in the query's window and use case, with period, day, people and cohort."""
+    t = time_window(con.table(table), ts, query)
+    if keep is not None:
+        t = t.filter(keep(t))
     if query.use_case:
         t = t.filter(t.use_case == query.use_case)
-    t = t.mutate(**{PERIOD: period_of(t.completed_at, query.grain), "_day": t.completed_at.date()})
-    need = query.dims_needed
-    t = with_people(t, con.table("people"), t._day, need)
-    if "cohort" in need:
-        t = with_cohort(t, con.table("assignments"), "_day", "event_id")
+    t = t.mutate(**{PERIOD: period_of(t[ts], query.grain), "_day": t[ts].date()})
+    t = with_people(t, con.table("people"), t._day, query.dims_needed)
+    if "cohort" in query.dims_needed:
+        t = with_cohort(t, con.table("assignments"), "_day", row_id)
     return t
+
+
+def task_frame(con: Any, query: KpiQuery) -> ir.Table:
+    """Task events with periods and dimensions (filters are applied by the caller)."""
+    return _events(con, "task_events", "completed_at", "event_id", query)
 
 
 def task_metrics(t: ir.Table, kpi: KpiDefinition, stat: Stat) -> dict[str, ir.Value]:
@@ -243,14 +257,14 @@ def _suggestions(con: Any, query: KpiQuery, kpi: KpiDefinition) -> tuple[ir.Tabl
 
 def suggestion_frame(con: Any, query: KpiQuery) -> ir.Table:
     """Suggestion decisions (accepted, edited, rejected) with periods and dimensions."""
-    u = time_window(con.table("usage_events"), "occurred_at", query)
-    u = u.filter(u.action.isin(SUGGESTION_DECISIONS))
-    if query.use_case:
-        u = u.filter(u.use_case == query.use_case)
-    u = u.mutate(**{PERIOD: period_of(u.occurred_at, query.grain), "_day": u.occurred_at.date()})
-    u = with_people(u, con.table("people"), u._day, query.dims_needed)
-    if "cohort" in query.dims_needed:
-        u = with_cohort(u, con.table("assignments"), "_day", "event_id")
+    u = _events(
+        con,
+        "usage_events",
+        "occurred_at",
+        "event_id",
+        query,
+        keep=lambda t: t.action.isin(SUGGESTION_DECISIONS),
+    )
     return apply_filters(u, query.filters)
 
 
@@ -270,16 +284,10 @@ def _surveys(con: Any, query: KpiQuery, kpi: KpiDefinition) -> tuple[ir.Table, d
 
 def survey_frame(con: Any, query: KpiQuery, kpi: KpiDefinition) -> ir.Table:
     """Responses to the KPI's survey with periods and dimensions."""
-    s = time_window(con.table("survey_responses"), "responded_at", query)
-    s = s.filter(s.survey == kpi.name)
-    if query.use_case:
-        s = s.filter(s.use_case == query.use_case)
-    s = s.mutate(**{PERIOD: period_of(s.responded_at, query.grain), "_day": s.responded_at.date()})
-    need = query.dims_needed
-    s = with_people(s, con.table("people"), s._day, need)
-    if "cohort" in need:
-        s = with_cohort(s, con.table("assignments"), "_day", "response_id")
-    if "ai_assisted" in need:
+    s = _events(
+        con, "survey_responses", "responded_at", "response_id", query, keep=lambda t: t.survey == kpi.name
+    )
+    if "ai_assisted" in query.dims_needed:
         t = con.table("task_events")
         tasks = t.select(_tid=t.task_id, _ai=t.ai_assisted).distinct()
         s = (
