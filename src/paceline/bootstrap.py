@@ -11,7 +11,7 @@ import json
 import os
 import secrets
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -19,24 +19,31 @@ from typing import Any
 
 from paceline.domain.audit_chain import ChainCheck, verify_chain
 from paceline.domain.kpis import Grain, Stat
+from paceline.domain.privacy import pseudonymise
 from paceline.domain.roles import Action
 from paceline.domain.tables import TABLES
 from paceline.errors import PermissionDenied, ValidationError, WorkspaceNotFound
 from paceline.services.access import AccessService, Principal, operator
 from paceline.services.dashboard import overview
+from paceline.services.gate_service import GateService
 from paceline.services.kpi import KpiResult, compute_many, definition
 from paceline.services.kpi_explain import Comparison, Explanation, Sides, compare, explain
 from paceline.services.kpi_frames import KpiQuery
+from paceline.services.lifecycle import LifecycleService
 from paceline.services.parsing import parse_choice, parse_date
 from paceline.services.pilot_eval import evaluate_recorded
 from paceline.services.pilot_plan import plan_pilot
 from paceline.services.pilots import PilotService
+from paceline.services.program import ProgramService
+from paceline.services.program_facts import ProgramFacts
+from paceline.services.training import TrainingReport, record_training
 from paceline.settings import SETTINGS_FILE, Settings, load_settings
 from paceline.storage import audit, records
 from paceline.storage.access_repo import SqlAccessRepository
 from paceline.storage.db import Store
 from paceline.storage.ingest import IngestReport, Progress, ingest_files
 from paceline.storage.kpi_cache import ResultCache, generation
+from paceline.storage.lifecycle_repo import SqlLifecycleRepository
 from paceline.storage.models import IngestRun
 from paceline.storage.pilot_repo import SqlPilotRepository
 from paceline.storage.warehouse import Warehouse
@@ -154,6 +161,65 @@ class Workspace:
         with self.store.write((by or operator()).actor) as session:
             yield PilotService(SqlPilotRepository(session))
 
+    @contextmanager
+    def lifecycle(self, by: Principal | None = None, *, readonly: bool = False) -> Iterator[LifecycleService]:
+        """The use-case inventory and lifecycle records, in one audited transaction (or read-only)."""
+        with self._session(by, readonly) as session:
+            yield LifecycleService(SqlLifecycleRepository(session))
+
+    @contextmanager
+    def gates(self, by: Principal | None = None, *, readonly: bool = False) -> Iterator[GateService]:
+        """Gate checks on evidence from the records, the warehouse and the pilot engine."""
+        principal = by or operator()
+        with self._session(principal, readonly) as session:
+            yield GateService(SqlLifecycleRepository(session), self.program_facts(principal))
+
+    @contextmanager
+    def program(self, by: Principal | None = None, *, readonly: bool = False) -> Iterator[ProgramService]:
+        """Portfolio, assessments, risks, reviews, ROI and the use-case page (with its gate)."""
+        principal = by or operator()
+        with self._session(principal, readonly) as session:
+            yield ProgramService(SqlLifecycleRepository(session), self.program_facts(principal))
+
+    def program_facts(self, who: Principal | None = None) -> ProgramFacts:
+        """Warehouse and pilot figures as *who* may see them (KPIs and verdicts from the cache)."""
+        principal = who or operator()
+
+        def specs(use_case: str) -> list[Any]:
+            with self.pilots(readonly=True) as pilots:
+                return [p.spec for p in pilots.list(principal, use_case)]
+
+        return ProgramFacts(
+            self.warehouse_connection,
+            self.run_kpi,
+            specs,
+            lambda name: self.evaluate_recorded_pilot(name, principal, record=False),
+            self.ai_start_dates,
+        )
+
+    def record_training(
+        self, rows: Iterable[dict[str, Any]], source: str, by: Principal | None = None
+    ) -> TrainingReport:
+        """Load learning records (person ids pseudonymised with the workspace key)."""
+        principal = by or operator()
+        with self.store.write(principal.actor) as session:
+            return record_training(
+                SqlLifecycleRepository(session),
+                principal,
+                rows,
+                lambda p: pseudonymise(self.secret, p),
+                source,
+            )
+
+    @contextmanager
+    def _session(self, by: Principal | None, readonly: bool) -> Iterator[Any]:
+        if readonly:
+            with self.store.read() as session:
+                yield session
+            return
+        with self.store.write((by or operator()).actor) as session:
+            yield session
+
     def plan_pilot(self, name: str, power: float = 0.8, who: Principal | None = None) -> dict[str, Any]:
         """What the recorded pilot *name* can detect, from the baseline in the warehouse."""
         principal = who or operator()
@@ -163,8 +229,13 @@ class Workspace:
             raise ValidationError(f"power {power} is out of range", field="power", fix="use e.g. 0.8 or 0.9")
         return plan_pilot(self.warehouse_connection(), record.spec, power)
 
-    def evaluate_recorded_pilot(self, name: str, who: Principal | None = None) -> dict[str, Any]:
-        """``pilot evaluate --pilot NAME``: every KPI's estimate and the verdict with its reasons."""
+    def evaluate_recorded_pilot(
+        self, name: str, who: Principal | None = None, record: bool = True
+    ) -> dict[str, Any]:
+        """``pilot evaluate --pilot NAME``: every KPI's estimate and the verdict with its reasons.
+
+        With *record* (and the right to manage the pilot) the verdict is stored on the pilot.
+        """
         principal = who or operator()
         with self.pilots(readonly=True) as pilots:
             spec = pilots.get(principal, name).spec
@@ -188,7 +259,9 @@ class Workspace:
         doc = self.kpi_cache.get_or_compute(
             key, lambda: evaluate_recorded(self.warehouse_connection(), spec, treated_value)
         )
-        if principal.can(Action.PILOT_MANAGE, spec.use_case):  # readers may look; managers record it
+        if record and principal.can(
+            Action.PILOT_MANAGE, spec.use_case
+        ):  # readers may look; managers record it
             with self.pilots(principal) as pilots:
                 pilots.record_evaluation(principal, name, doc["verdict"])
         return doc

@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 from paceline.bootstrap import Workspace
 from paceline.demo.firm import LOAD_ORDER, Firm, generate_firm
 from paceline.demo.headlines import Headline, ModelLine, headlines, models
+from paceline.demo.lifecycle import record_program
 from paceline.demo.params import FirmParams
 from paceline.demo.pilots import record_and_evaluate
 from paceline.domain.roles import Role
@@ -79,6 +80,7 @@ class DemoSummary:
     password: str
     seconds: dict[str, float] = field(default_factory=dict)
     pilots: list[dict[str, Any]] = field(default_factory=list)
+    program: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -217,6 +219,9 @@ def build_demo(
     tell("recording and evaluating the three pilots")
     pilots = record_and_evaluate(ws, params)
     clock["pilots"] = time.perf_counter()
+    tell("recording the program: use cases, gates, reviews and training")
+    program = record_program(ws, ws.home / DATA_DIR)
+    clock["program"] = time.perf_counter()
     check = ws.verify_audit()
     summary = DemoSummary(
         home=str(ws.home),
@@ -233,6 +238,7 @@ def build_demo(
         password=password_for(seed),
         seconds=_durations(clock),
         pilots=pilots,
+        program=program,
     )
     _write_marker(ws.home, {"format": MARKER_FORMAT, "status": "ready", "summary": summary.to_dict()})
     return summary
@@ -271,5 +277,6 @@ def _durations(clock: dict[str, float]) -> dict[str, float]:
         "ingest": round(clock["loaded"] - clock["written"], 3),
         "summary": round(now - clock["loaded"], 3),
         "pilots": round(clock["pilots"] - clock["loaded"], 3),
+        "program": round(clock["program"] - clock["pilots"], 3),
         "total": round(now - clock["start"], 3),
     }

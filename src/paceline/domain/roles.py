@@ -37,20 +37,33 @@ class Action(StrEnum):
     TOKEN_CREATE_OWN = "token.create_own"
     TOKEN_CREATE_ANY = "token.create_any"
     PILOT_MANAGE = "pilot.manage"
+    USECASE_MANAGE = "usecase.manage"  # edit the inventory entry (business owners: their own)
+    GATE_ADVANCE = "gate.advance"  # move a use case through a gate whose checks pass
+    GATE_OVERRIDE = "gate.override"  # move it although checks fail, with a written justification
+    LIFECYCLE_RECORD = "lifecycle.record"  # deliverables, requirements, options, risks, reviews, figures
+    TRAINING_RECORD = "training.record"  # enter or import learning records
 
 
-SCOPED_ACTIONS: frozenset[Action] = frozenset({Action.READ, Action.PILOT_MANAGE})
+SCOPED_ACTIONS: frozenset[Action] = frozenset(
+    {Action.READ, Action.PILOT_MANAGE, Action.USECASE_MANAGE, Action.GATE_ADVANCE, Action.LIFECYCLE_RECORD}
+)
 
 _EVERYONE = frozenset({Action.READ, Action.TOKEN_CREATE_OWN})
+_OWNERS = frozenset(
+    {Action.PILOT_MANAGE, Action.USECASE_MANAGE, Action.GATE_ADVANCE, Action.LIFECYCLE_RECORD}
+)
 
 ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
     Role.ADMIN: frozenset(Action),
-    Role.PROGRAM_MANAGER: _EVERYONE | {Action.USER_READ, Action.PILOT_MANAGE},
-    Role.BUSINESS_OWNER: _EVERYONE | {Action.PILOT_MANAGE},
-    Role.DATA_ENGINEER: _EVERYONE | {Action.INGEST},
-    Role.ML_ENGINEER: _EVERYONE | {Action.INGEST},
-    Role.SECURITY: _EVERYONE | {Action.AUDIT_READ, Action.AUDIT_VERIFY, Action.USER_READ},
-    Role.PEOPLE: _EVERYONE,
+    Role.PROGRAM_MANAGER: _EVERYONE
+    | _OWNERS
+    | {Action.USER_READ, Action.GATE_OVERRIDE, Action.TRAINING_RECORD},
+    Role.BUSINESS_OWNER: _EVERYONE | _OWNERS,
+    Role.DATA_ENGINEER: _EVERYONE | {Action.INGEST, Action.LIFECYCLE_RECORD},
+    Role.ML_ENGINEER: _EVERYONE | {Action.INGEST, Action.LIFECYCLE_RECORD},
+    Role.SECURITY: _EVERYONE
+    | {Action.AUDIT_READ, Action.AUDIT_VERIFY, Action.USER_READ, Action.LIFECYCLE_RECORD},
+    Role.PEOPLE: _EVERYONE | {Action.LIFECYCLE_RECORD, Action.TRAINING_RECORD},
     Role.REVIEWER: _EVERYONE,
     Role.AUDITOR: _EVERYONE | {Action.AUDIT_READ, Action.AUDIT_VERIFY, Action.USER_READ},
 }

@@ -1,0 +1,180 @@
+"""The demo firm's program: its three use cases in the portfolio, each at a different phase.
+
+Everything goes through the same services a user would call, as the demo users who would
+do it (the business owner records the use case, the security officer signs the security
+review, HR imports the learning records), so the gate decisions rest on the firm's real
+data and records:
+
+* claims-triage passes every gate on its evidence (an adopted pilot, met requirements,
+  trained staff, measured uptime, error rate, traceability and reviews) and is in phase 6;
+* predictive-maintenance's staggered rollout came back ``extend``; the program manager
+  overrides the pilot gate with a written reason, it passes technology selection, and it
+  waits in phase 4 while training is under way (the gate shows completion below target);
+* clinical-documentation's pilot came back ``extend``: it stays in phase 2, gate blocked.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from paceline.bootstrap import Workspace
+from paceline.demo.usecases import OPTIONS, REQUIREMENTS, USE_CASES
+from paceline.domain.phases import CHECKPOINTS_BY_KEY, DELIVERABLES, Stage
+from paceline.domain.roles import Grant, Role
+from paceline.domain.usecases import Phase
+from paceline.services.access import Principal, operator
+
+WIKI = "https://wiki.demo-firm.example/ai-program"
+GO_LIVE = {"claims-triage": date(2025, 9, 1)}
+TRAINED_SHARE = {"claims-triage": 0.95, "predictive-maintenance": 0.55}  # share of eligible people trained
+OVERRIDE = (
+    "Downtime fell in all three waves; the verdict is extend only because wave 3 has little follow-up. "
+    "The CoE accepts the risk and will re-check at the 90-day review."
+)
+
+
+def as_role(role: Role) -> Principal:
+    return Principal(f"demo-{role.value}", (Grant(role),))
+
+
+PM, BO, SEC, ML, HR = (
+    as_role(r)
+    for r in (Role.PROGRAM_MANAGER, Role.BUSINESS_OWNER, Role.SECURITY, Role.ML_ENGINEER, Role.PEOPLE)
+)
+
+
+def _stakeholders(ws: Workspace, key: str) -> None:
+    with ws.lifecycle(BO) as lc:
+        for role in (
+            Role.BUSINESS_OWNER,
+            Role.PROGRAM_MANAGER,
+            Role.DATA_ENGINEER,
+            Role.ML_ENGINEER,
+            Role.SECURITY,
+            Role.PEOPLE,
+            Role.REVIEWER,
+        ):
+            lc.assign(BO, key, role.value, f"demo-{role.value}")
+
+
+def _documents(ws: Workspace, key: str, upto: Phase) -> None:
+    with ws.lifecycle(PM) as lc:
+        for d in DELIVERABLES:
+            if d.source == "document" and d.phase <= upto:
+                lc.set_deliverable(
+                    PM, key, d.key, "done", f"demo-{d.owner_role.value}", f"{WIKI}/{key}/{d.key}"
+                )
+
+
+def _sign(ws: Workspace, key: str, stages: tuple[Stage, ...]) -> None:
+    signer = {Role.SECURITY: SEC, Role.ML_ENGINEER: ML, Role.BUSINESS_OWNER: BO, Role.PROGRAM_MANAGER: PM}
+    for point in CHECKPOINTS_BY_KEY.values():
+        if point.stage in stages:
+            who = next(signer[r] for r in point.roles if r in signer)
+            with ws.lifecycle(who) as lc:
+                lc.sign_off(who, key, point.key, f"see {WIKI}/{key}/{point.key}")
+
+
+def _advance(ws: Workspace, key: str, justification: str | None = None) -> None:
+    with ws.gates(PM) as gates:
+        gates.advance(PM, key, justification)
+
+
+def _select(ws: Workspace, key: str) -> None:
+    with ws.program(PM) as program:
+        for option in OPTIONS[key]:
+            program.save_option(PM, key, option)
+        program.select_option(PM, key, OPTIONS[key][0]["name"])
+    with ws.lifecycle(ML) as lc:
+        for kind, title, target, measured in REQUIREMENTS[key]:
+            lc.record_requirement(ML, key, kind, title, target, measured, True)
+
+
+def _training(ws: Workspace, key: str, data_dir: Path) -> int:
+    """Learning records for the share of eligible people trained so far (HR's import)."""
+    a = pq.read_table(data_dir / "assignments.parquet", columns=["person_id", "use_case", "eligible_from"])
+    rows = [r for r in a.to_pylist() if r["use_case"] == key]
+    people = sorted({r["person_id"] for r in rows})
+    start = {r["person_id"]: r["eligible_from"] for r in rows}
+    trained = people[: round(len(people) * TRAINED_SHARE[key])]
+    records = []
+    for i, person in enumerate(trained):
+        enrolled = start[person] - timedelta(days=14)
+        score = 66 + (i * 37) % 34  # 66..99: about nine in ten pass the mark of 70
+        records.append(
+            {
+                "record_id": f"lms-{key}-{i}",
+                "person_id": person,
+                "use_case": key,
+                "course": f"{key}: working with the assistant",
+                "enrolled_on": enrolled.isoformat(),
+                "completed_on": (enrolled + timedelta(days=7)).isoformat(),
+                "score": str(score),
+                "pass_mark": "70",
+            }
+        )
+    return ws.record_training(records, "demo-lms", HR).loaded
+
+
+def _operate(ws: Workspace, key: str) -> None:
+    """Go live, record the monitor's uptime, hold the three reviews and the retrospectives."""
+    go_live = GO_LIVE[key]
+    with ws.program(PM) as program:
+        program.go_live(PM, key, go_live)
+    with ws.lifecycle(ML) as lc:
+        for month in range(10):
+            start = date(2025 + (8 + month) // 12, (8 + month) % 12 + 1, 1)
+            end = date(start.year + start.month // 12, start.month % 12 + 1, 1) - timedelta(days=1)
+            lc.record_ops_figure(
+                ML, key, "uptime", 0.9991 - 0.0002 * (month % 3), start, end, "service monitor"
+            )
+    with ws.program(PM) as program:
+        for kind in ("day30", "day60", "day90"):
+            program.complete_review(
+                PM, key, kind, "keep the weekly frontline sessions; widen to the scale-up cohort"
+            )
+
+
+def record_program(ws: Workspace, data_dir: Path) -> list[dict[str, Any]]:
+    """Record the three use cases and move each through the gates its evidence allows."""
+    for doc in USE_CASES:
+        with ws.lifecycle(BO) as lc:
+            if doc["key"] not in {uc.key for uc in lc.list(BO)}:
+                lc.create(BO, doc)
+        _stakeholders(ws, doc["key"])
+        _documents(ws, doc["key"], Phase.PILOT)
+        _sign(ws, doc["key"], (Stage.APPROVAL,))
+        _advance(ws, doc["key"])  # phase 1 -> 2 on the business case
+    claims, maintenance = "claims-triage", "predictive-maintenance"
+    _advance(ws, claims)  # the pilot was adopted
+    _advance(ws, maintenance, OVERRIDE)  # extend, overridden by the program manager
+    for key in (claims, maintenance):
+        _documents(ws, key, Phase.SELECT)
+        _select(ws, key)
+        _advance(ws, key)
+        _training(ws, key, data_dir)
+    _documents(ws, claims, Phase.SCALE)
+    _sign(ws, claims, (Stage.PRE_DEPLOYMENT, Stage.DEPLOYMENT, Stage.POST_DEPLOYMENT))
+    with ws.program(PM) as program:
+        for risk in program.risks(PM, claims)["risks"]:
+            program.save_risk(PM, claims, {"key": risk["key"], "status": "mitigating"})
+    _advance(ws, claims)  # 4 -> 5: training, assessments, use; pre-deployment and deployment sign-offs
+    _operate(ws, claims)
+    _advance(ws, claims)  # 5 -> 6: uptime, error rate, traceability, reviews, satisfaction
+    out = []
+    with ws.program(operator(), readonly=True) as program:
+        for row in program.portfolio(operator()):
+            gate = program.gates.evaluate(operator(), row["use_case"])
+            out.append(
+                {
+                    "use_case": row["use_case"],
+                    "phase": row["phase"],
+                    "rank": row["rank"],
+                    "gate": gate.summary(),
+                }
+            )
+    return out

@@ -1,0 +1,168 @@
+"""The evidence a gate is judged on: a pure snapshot the lifecycle service gathers.
+
+Every field comes from Paceline's records or the warehouse (pilot verdicts, KPIs,
+training records, operations figures, reviews, risks, ROI); ``None`` means "no data
+yet", which a check reports as pending rather than passing. Keeping the snapshot pure
+lets the gate rules be tested without a database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from paceline.domain.usecases import UseCase
+
+
+@dataclass(frozen=True)
+class Link:
+    """Where a person can see the evidence (a page of the web app)."""
+
+    label: str
+    href: str
+
+
+@dataclass(frozen=True)
+class DeliverableState:
+    key: str
+    status: str  # DeliverableStatus value
+    owner: str = ""
+    link: str = ""
+
+
+@dataclass(frozen=True)
+class Signoff:
+    check: str
+    by: str
+    role: str
+    at: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class PilotEvidence:
+    """A pilot of the use case and its latest verdict (``None`` before it can be judged)."""
+
+    name: str
+    verdict: str | None
+    reasons: tuple[str, ...] = ()
+    primary_met: bool | None = None
+    acceptance_met: bool | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """An architecture requirement with its target and what was measured or verified."""
+
+    id: int
+    kind: str  # RequirementKind value
+    title: str
+    target: str
+    measured: str
+    met: bool
+    verified_by: str = ""
+
+
+@dataclass(frozen=True)
+class TechChoice:
+    name: str
+    score: float
+    selected: bool
+    annual_cost: float | None = None
+
+
+@dataclass(frozen=True)
+class TrainingEvidence:
+    """Training records of the people eligible for the use case (phase 4)."""
+
+    eligible: int
+    enrolled: int
+    completed: int
+    assessed: int
+    passed: int
+
+    @property
+    def completion_rate(self) -> float | None:
+        return self.completed / self.eligible if self.eligible else None
+
+    @property
+    def pass_rate(self) -> float | None:
+        return self.passed / self.assessed if self.assessed else None
+
+
+@dataclass(frozen=True)
+class OpsEvidence:
+    """Operations figures since go-live (phase 5); each with the source it came from."""
+
+    uptime: float | None = None
+    uptime_source: str = ""
+    error_rate: float | None = None
+    baseline_error_rate: float | None = None
+    error_source: str = ""
+    traceability: float | None = None
+    traceability_source: str = ""
+
+
+@dataclass(frozen=True)
+class ReviewState:
+    kind: str  # day30 | day60 | day90
+    due: date
+    completed: bool
+    outcome: str | None = None
+
+
+@dataclass(frozen=True)
+class RiskState:
+    key: str
+    title: str
+    status: str
+    residual_score: int
+
+
+@dataclass(frozen=True)
+class RoiEvidence:
+    cumulative_roi: float | None
+    growing: bool | None
+    sentence: str = ""
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Pass marks of the automated checks; a workspace may change them in its settings."""
+
+    training_completion: float = 0.8
+    assessment_pass: float = 0.8
+    demonstrated_use: float = 0.6  # adoption rate among eligible people, the framework's 60-80% aim
+    uptime: float = 0.995
+    error_rate_margin: float = 0.10  # production error rate at most 10% worse than the pre-AI baseline
+    traceability: float = 0.99
+    esat: float = 3.5
+    governance_adherence: float = 0.9
+    min_roi: float = 0.0
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Everything the gate rules look at, for one use case at one moment."""
+
+    use_case: UseCase
+    today: date
+    ai_act_tier: str
+    ai_act_rule: str
+    deliverables: dict[str, DeliverableState] = field(default_factory=dict)
+    signoffs: dict[str, Signoff] = field(default_factory=dict)
+    stakeholders: dict[str, tuple[str, ...]] = field(default_factory=dict)  # role -> people
+    pilots: tuple[PilotEvidence, ...] = ()
+    requirements: tuple[Requirement, ...] = ()
+    tech: tuple[TechChoice, ...] = ()
+    training: TrainingEvidence | None = None
+    adoption: float | None = None
+    ops: OpsEvidence = field(default_factory=OpsEvidence)
+    go_live: date | None = None
+    reviews: tuple[ReviewState, ...] = ()
+    esat: float | None = None
+    risks: tuple[RiskState, ...] = ()
+    governance_adherence: float | None = None
+    roi: RoiEvidence | None = None
+    thresholds: Thresholds = field(default_factory=Thresholds)
