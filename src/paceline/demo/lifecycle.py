@@ -15,6 +15,7 @@ data and records:
 
 from __future__ import annotations
 
+from contextlib import suppress
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,12 +25,13 @@ import pyarrow.parquet as pq
 from paceline.bootstrap import Workspace
 from paceline.demo.usecases import OPTIONS, REQUIREMENTS, USE_CASES
 from paceline.domain.phases import CHECKPOINTS_BY_KEY, DELIVERABLES, Stage
+from paceline.domain.roi import add_months
 from paceline.domain.roles import Grant, Role
 from paceline.domain.usecases import Phase
 from paceline.services.access import Principal, operator
+from paceline.services.gate_service import GateBlocked
 
 WIKI = "https://wiki.demo-firm.example/ai-program"
-GO_LIVE = {"claims-triage": date(2025, 9, 1)}
 TRAINED_SHARE = {"claims-triage": 0.95, "predictive-maintenance": 0.55}  # share of eligible people trained
 OVERRIDE = (
     "Downtime fell in all three waves; the verdict is extend only because wave 3 has little follow-up. "
@@ -122,15 +124,16 @@ def _training(ws: Workspace, key: str, data_dir: Path) -> int:
 
 def _operate(ws: Workspace, key: str) -> None:
     """Go live, record the monitor's uptime, hold the three reviews and the retrospectives."""
-    go_live = GO_LIVE[key]
+    start = ws.ai_start_dates().get(key, date(2025, 4, 1))
+    go_live = add_months(date(start.year, start.month, 1), 5)  # after the pilot and the selection
     with ws.program(PM) as program:
         program.go_live(PM, key, go_live)
     with ws.lifecycle(ML) as lc:
         for month in range(10):
-            start = date(2025 + (8 + month) // 12, (8 + month) % 12 + 1, 1)
-            end = date(start.year + start.month // 12, start.month % 12 + 1, 1) - timedelta(days=1)
+            first = add_months(go_live, month)
+            end = add_months(first, 1) - timedelta(days=1)
             lc.record_ops_figure(
-                ML, key, "uptime", 0.9991 - 0.0002 * (month % 3), start, end, "service monitor"
+                ML, key, "uptime", 0.9991 - 0.0002 * (month % 3), first, end, "service monitor"
             )
     with ws.program(PM) as program:
         for kind in ("day30", "day60", "day90"):
@@ -139,32 +142,54 @@ def _operate(ws: Workspace, key: str) -> None:
             )
 
 
+def _assess(ws: Workspace, key: str) -> None:
+    _stakeholders(ws, key)
+    _documents(ws, key, Phase.PILOT)
+    _sign(ws, key, (Stage.APPROVAL,))
+    _advance(ws, key)  # phase 1 -> 2 on the business case
+
+
+def _select_and_train(ws: Workspace, key: str, data_dir: Path) -> None:
+    _documents(ws, key, Phase.SELECT)
+    _select(ws, key)
+    _advance(ws, key)  # 3 -> 4: requirements met, an option selected
+    _training(ws, key, data_dir)
+
+
+def _deploy_and_scale(ws: Workspace, key: str) -> None:
+    _documents(ws, key, Phase.SCALE)
+    _sign(ws, key, (Stage.PRE_DEPLOYMENT, Stage.DEPLOYMENT, Stage.POST_DEPLOYMENT))
+    with ws.program(PM) as program:
+        for risk in program.risks(PM, key)["risks"]:
+            program.save_risk(PM, key, {"key": risk["key"], "status": "mitigating"})
+    _advance(ws, key)  # 4 -> 5: training, assessments, use; pre-deployment and deployment sign-offs
+    _operate(ws, key)
+    _advance(ws, key)  # 5 -> 6: uptime, error rate, traceability, reviews, satisfaction
+
+
+def _journey(ws: Workspace, key: str, data_dir: Path) -> None:
+    """How far each use case gets; a blocked gate raises and ends the journey there."""
+    _assess(ws, key)
+    if key == "clinical-documentation":
+        _advance(ws, key)  # its pilot came back extend: blocked in phase 2
+    elif key == "predictive-maintenance":
+        _advance(ws, key, OVERRIDE)  # extend, overridden by the program manager
+        _select_and_train(ws, key, data_dir)
+    else:
+        _advance(ws, key)  # the pilot was adopted
+        _select_and_train(ws, key, data_dir)
+        _deploy_and_scale(ws, key)
+
+
 def record_program(ws: Workspace, data_dir: Path) -> list[dict[str, Any]]:
     """Record the three use cases and move each through the gates its evidence allows."""
     for doc in USE_CASES:
         with ws.lifecycle(BO) as lc:
             if doc["key"] not in {uc.key for uc in lc.list(BO)}:
                 lc.create(BO, doc)
-        _stakeholders(ws, doc["key"])
-        _documents(ws, doc["key"], Phase.PILOT)
-        _sign(ws, doc["key"], (Stage.APPROVAL,))
-        _advance(ws, doc["key"])  # phase 1 -> 2 on the business case
-    claims, maintenance = "claims-triage", "predictive-maintenance"
-    _advance(ws, claims)  # the pilot was adopted
-    _advance(ws, maintenance, OVERRIDE)  # extend, overridden by the program manager
-    for key in (claims, maintenance):
-        _documents(ws, key, Phase.SELECT)
-        _select(ws, key)
-        _advance(ws, key)
-        _training(ws, key, data_dir)
-    _documents(ws, claims, Phase.SCALE)
-    _sign(ws, claims, (Stage.PRE_DEPLOYMENT, Stage.DEPLOYMENT, Stage.POST_DEPLOYMENT))
-    with ws.program(PM) as program:
-        for risk in program.risks(PM, claims)["risks"]:
-            program.save_risk(PM, claims, {"key": risk["key"], "status": "mitigating"})
-    _advance(ws, claims)  # 4 -> 5: training, assessments, use; pre-deployment and deployment sign-offs
-    _operate(ws, claims)
-    _advance(ws, claims)  # 5 -> 6: uptime, error rate, traceability, reviews, satisfaction
+        # a smaller or different firm's evidence stops a use case earlier: that is the point
+        with suppress(GateBlocked):
+            _journey(ws, doc["key"], data_dir)
     out = []
     with ws.program(operator(), readonly=True) as program:
         for row in program.portfolio(operator()):

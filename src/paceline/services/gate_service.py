@@ -29,7 +29,7 @@ from paceline.domain.gates import GateDecision, GatePolicy, Move, Transition
 from paceline.domain.pilots import PilotSpec
 from paceline.domain.roles import Action
 from paceline.domain.usecases import Phase, UseCase
-from paceline.errors import PacelineError, ValidationError
+from paceline.errors import PacelineError, PermissionDenied, ValidationError
 from paceline.services.access import Principal
 from paceline.services.lifecycle import LifecycleRepository, LifecycleService
 from paceline.services.lifecycle_records import deliverable_states, governance_adherence, tech_choices
@@ -55,6 +55,7 @@ class WarehouseFacts(Protocol):
     def eligible_people(self, use_case: str) -> set[str]: ...
     def traceability(self, use_case: str, since: date) -> float | None: ...
     def ai_start(self, use_case: str) -> date | None: ...
+    def before_ai(self, use_case: str) -> date | None: ...
     def roi(self, uc: UseCase) -> RoiEvidence | None: ...
 
 
@@ -90,7 +91,7 @@ def ops_evidence(
         source = f"{len(figures)} uptime figure(s) from {figures[-1]['source']}"
     if go_live is None:
         return OpsEvidence(uptime, source)
-    start = facts.ai_start(key)
+    start = facts.before_ai(key)
     return OpsEvidence(
         uptime=uptime,
         uptime_source=source,
@@ -180,8 +181,7 @@ class GateService:
         self, by: Principal, key: str, justification: str | None = None, today: date | None = None
     ) -> dict[str, Any]:
         """Pass the gate; with a *justification*, an admin or program manager may override a blocked one."""
-        uc = self.records.get(by, key)
-        by.require(Action.GATE_ADVANCE, key)
+        uc = self._movable(by, key)
         decision = self.evaluate(by, key, today)
         overridden = False
         if not decision.passed:
@@ -203,8 +203,7 @@ class GateService:
 
     def send_back(self, by: Principal, key: str, justification: str) -> dict[str, Any]:
         """Return the use case to the previous phase (e.g. a failed review): needs a justification."""
-        uc = self.records.get(by, key)
-        by.require(Action.GATE_ADVANCE, key)
+        uc = self._movable(by, key)
         if uc.phase is Phase.ASSESS:
             raise ValidationError("phase 1 has no previous phase", field="phase")
         if len(justification.strip()) < MIN_JUSTIFICATION:
@@ -214,6 +213,18 @@ class GateService:
             )
         decision = GateDecision(Transition(Move.RETURN, uc.phase, Phase(uc.phase - 1)), ())
         return self._record(by, uc, decision, False, justification.strip())
+
+    def _movable(self, by: Principal, key: str) -> UseCase:
+        """The use case, if *by* may move it: managers any, a business owner their own."""
+        uc = self.records.get(by, key)
+        by.require(Action.GATE_ADVANCE, key)
+        if not self.records.may_edit(by, uc):
+            raise PermissionDenied(
+                f"{by.login} may not move use case {key!r} (owned by {uc.owner})",
+                action=Action.GATE_ADVANCE.value,
+                fix="ask its business owner or a program manager",
+            )
+        return uc
 
     def _record(
         self, by: Principal, uc: UseCase, decision: GateDecision, overridden: bool, justification: str

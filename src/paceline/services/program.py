@@ -56,7 +56,7 @@ def parse_risk(doc: dict[str, Any], base: Risk | None = None) -> Risk:
             residual_likelihood=int(merged.get("residual_likelihood", 3)),
             residual_impact=int(merged.get("residual_impact", 3)),
         )
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise ValidationError(f"a rating is not a whole number 1..5: {exc}", fix="rate 1..5") from None
     return validate_risk(risk)
 
@@ -149,7 +149,7 @@ class ProgramService:
             raise ValidationError(
                 "the use case has no go-live date yet", field="go_live", fix="record it first"
             )
-        start = self.facts.ai_start(key)
+        start = self.facts.before_ai(key)
         until = view.go_live + timedelta(days=parsed.days)
         actuals = [
             KpiActual(

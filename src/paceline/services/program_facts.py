@@ -8,7 +8,7 @@ in as callables, so this layer does not depend on the workspace).
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import ibis
@@ -91,6 +91,11 @@ class ProgramFacts:
     def ai_start(self, use_case: str) -> date | None:
         return self._ai_starts().get(use_case)
 
+    def before_ai(self, use_case: str) -> date | None:
+        """The last day before the AI start: the end of the pre-AI baseline (``until`` is inclusive)."""
+        start = self.ai_start(use_case)
+        return None if start is None else start - timedelta(days=1)
+
     def eligible_people(self, use_case: str) -> set[str]:
         a = self._con().table("assignments")
         people = a.filter(a.use_case == use_case).select("person_id").distinct()
@@ -127,8 +132,8 @@ class ProgramFacts:
         start = self.ai_start(uc.key)
         if start is None:
             return []
-        base_prod = self.kpi_total("productivity", uc.key, None, start)
-        base_err = self.kpi_total("error_rate", uc.key, None, start)
+        base_prod = self.kpi_total("productivity", uc.key, None, self.before_ai(uc.key))
+        base_err = self.kpi_total("error_rate", uc.key, None, self.before_ai(uc.key))
         prod = self.kpi_by_month("productivity", uc.key, month_start(start))
         err = self.kpi_by_month("error_rate", uc.key, month_start(start))
         benefits = []

@@ -21,6 +21,7 @@ from paceline.services.lifecycle import LifecycleRepository
 
 REQUIRED = ("record_id", "person_id", "course", "enrolled_on")
 OPTIONAL = ("use_case", "completed_on", "score", "pass_mark")
+MAX_LENGTH = {"record_id": 200, "course": 200, "use_case": 80}  # the stored columns' sizes
 
 
 @dataclass
@@ -85,11 +86,15 @@ def parse_row(row: dict[str, Any]) -> dict[str, Any]:
     for name in REQUIRED:
         if not _text(row, name):
             raise RowProblem(name, row.get(name), f"{name} is required")
-    unknown = sorted(set(row) - set(REQUIRED) - set(OPTIONAL) - {"source"})
+    # key=str: a CSV row with more values than headers has a None key next to the names
+    unknown = sorted(set(row) - set(REQUIRED) - set(OPTIONAL) - {"source"}, key=str)
     if unknown:
         raise RowProblem(
             unknown[0], row[unknown[0]], f"unknown column; the columns are {REQUIRED + OPTIONAL}"
         )
+    for name, limit in MAX_LENGTH.items():
+        if len(_text(row, name)) > limit:
+            raise RowProblem(name, _text(row, name)[:40] + "…", f"{name} is longer than {limit} characters")
     enrolled = _day(row, "enrolled_on", True)
     completed = _day(row, "completed_on", False)
     if completed is not None and enrolled is not None and completed < enrolled:
