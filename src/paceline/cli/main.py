@@ -18,10 +18,13 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from paceline.bootstrap import Workspace
 from paceline.cli.common import Fmt, handles_errors, open_workspace
+from paceline.cli.gates import register as register_gates
 from paceline.cli.kpi import kpi_app
 from paceline.cli.output import emit_json, err, out, table
 from paceline.cli.pilot import pilot_app
 from paceline.cli.pilot_records import register as register_pilot_records
+from paceline.cli.program import register as register_program
+from paceline.cli.usecases import register as register_usecases
 from paceline.domain.roles import Grant
 from paceline.errors import UsageError
 
@@ -40,6 +43,9 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(kpi_app, name="kpi")
 register_pilot_records(pilot_app)
 app.add_typer(pilot_app, name="pilot")
+register_usecases(app)
+register_gates(app)
+register_program(app)
 
 
 @app.command()

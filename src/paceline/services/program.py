@@ -205,7 +205,10 @@ class ProgramService:
         tier = ai_act.classify(uc.ai_act)
         return {
             "use_case": view.to_dict(),
-            "business_case": portfolio.business_case(uc, tier.tier.value).to_dict(),
+            "business_case": {
+                **portfolio.business_case(uc).to_dict(),
+                "rank": next((c["rank"] for c in self.portfolio(by) if c["use_case"] == key), None),
+            },
             "ai_act": tier.to_dict(),
             "gate": decision.to_dict(),
             "history": self.repo.transitions(key),
