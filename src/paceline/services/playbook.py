@@ -60,7 +60,7 @@ def _table(head: Sequence[str], rows: Iterable[Sequence[Any]]) -> Table | None:
 
 
 def _phase(n: int) -> str:
-    return f"{n}. {PHASE_TITLES[Phase(n)]}"
+    return f"phase {n}, {PHASE_TITLES[Phase(n)]}"
 
 
 def _summary(page: dict[str, Any]) -> tuple[str, ...]:
@@ -76,7 +76,7 @@ def _summary(page: dict[str, Any]) -> tuple[str, ...]:
     if uc.get("goal"):
         lines.append(f"Goal: {uc['goal']}")
     live = f", live since {uc['go_live']}" if uc.get("go_live") else ""
-    lines.append(f"Current phase: {_phase(uc['phase'])} (status {uc['status']}{live}).")
+    lines.append(f"Current {_phase(uc['phase'])} (status {uc['status']}{live}).")
     if uc.get("data_categories"):
         lines.append(f"Data touched: {', '.join(uc['data_categories'])}.")
     return tuple(lines)
@@ -91,7 +91,7 @@ def _business_case(page: dict[str, Any]) -> Section:
         f"{_money(net['high'])}) after a running cost of {_money(value['annual_cost'])}; return {roi}.",
         f"Data readiness {bc['readiness']['value']:.0f}/100, adoption feasibility "
         f"{bc['feasibility']['value']:.0f}/100, risk {bc['risk_score']}/25 ({bc['risk_level']}), "
-        f"portfolio rank by priority {bc['priority']:,.0f}.",
+        f"priority score {bc['priority']:,.0f}.",
     )
     return Section("Business case", "business-case", text, tuple(bc["reasons"]))
 
@@ -118,9 +118,9 @@ def _people(page: dict[str, Any]) -> Section:
 
 def _phases(page: dict[str, Any]) -> Section:
     current = page["use_case"]["phase"]
+    state = {-1: "done", 0: "current", 1: "ahead"}
     items = tuple(
-        f"{_phase(p)}: {'done' if p < current else ('current' if p == current else 'ahead')}"
-        for p in range(1, 7)
+        f"Phase {p}, {PHASE_TITLES[Phase(p)]}: {state[(p > current) - (p < current)]}" for p in range(1, 7)
     )
     rows = [
         (

@@ -12,7 +12,19 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from paceline.bootstrap import Workspace
-from paceline.web import api, kpi_api, kpi_pages, login, pages, pilot_api, pilot_pages, system
+from paceline.web import (
+    api,
+    kpi_api,
+    kpi_pages,
+    lifecycle_api,
+    lifecycle_pages,
+    login,
+    pages,
+    pilot_api,
+    pilot_pages,
+    system,
+    usecase_pages,
+)
 from paceline.web.errors import UnhandledErrorMiddleware, install_error_handlers
 from paceline.web.metrics import HttpMetrics, MetricsMiddleware
 from paceline.web.security import SecurityHeadersMiddleware, SessionCodec
@@ -51,7 +63,8 @@ def create_app(ws: Workspace) -> FastAPI:
     app.add_middleware(UnhandledErrorMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
-    for module in (system, api, kpi_api, pilot_api, login, pages, kpi_pages, pilot_pages):
+    routers = (system, api, kpi_api, pilot_api, lifecycle_api, login, pages, kpi_pages, pilot_pages)
+    for module in (*routers, lifecycle_pages, usecase_pages):
         app.include_router(module.router)
     app.mount(ASSETS_PATH, StaticFiles(directory=STATIC_DIR), name="assets")
     return app

@@ -1,4 +1,4 @@
-"""Plotly chart specs for the KPI pages, kept apart from the calculations.
+"""Plotly chart specs for the KPI, pilot and lifecycle pages, kept apart from the calculations.
 
 Pages embed each spec as JSON in a ``<script type="application/json">`` block and
 ``/assets/charts.js`` draws it: the content security policy allows no inline
@@ -172,5 +172,79 @@ def contributions(segments: Sequence[dict[str, Any]], links: Sequence[str]) -> s
         margin={"l": 120, "r": 10, "t": 10, "b": 30},
         yaxis={"autorange": "reversed"},
         legend={"orientation": "h", "y": -0.15},
+    )
+    return _spec(fig)
+
+
+RISK_COLOURS = {"low": "#2e7d4f", "medium": "#8a6d00", "high": "#b5562b", "critical": "#a33a5b"}
+
+
+def value_feasibility(cases: Sequence[dict[str, Any]]) -> str:
+    """The portfolio as value against feasibility: one point per use case, coloured and sized by risk.
+
+    x is the adoption-feasibility score (0..100), y the expected net value a year; the colour is
+    the risk level (one legend entry each) and the size grows with the risk score. Clicking a
+    point opens the use case.
+    """
+    fig = go.Figure()
+    for level, colour in RISK_COLOURS.items():
+        rows = [c for c in cases if c["risk_level"] == level]
+        if not rows:
+            continue
+        fig.add_trace(
+            go.Scatter(
+                x=[c["feasibility"]["value"] for c in rows],
+                y=[c["value"]["net"]["expected"] for c in rows],
+                text=[c["use_case"] for c in rows],
+                customdata=[f"/use-cases/{c['use_case']}" for c in rows],
+                name=f"{level} risk",
+                mode="markers+text",
+                textposition="top center",
+                marker={
+                    "color": colour,
+                    "size": [10 + c["risk_score"] for c in rows],
+                    "line": {"width": 1, "color": "#1b1f24"},
+                },
+                hovertemplate="%{text}: feasibility %{x:.0f}/100, net value %{y:,.0f} a year<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        height=380,
+        margin={"l": 80, "r": 20, "t": 20, "b": 50},
+        font=FONT,
+        xaxis={"title": "adoption feasibility (0 to 100)", "range": [-5, 105]},
+        yaxis={"title": "expected net value a year"},
+        legend={"orientation": "h", "y": -0.2},
+    )
+    return _spec(fig)
+
+
+def roi_cumulative(points: Sequence[dict[str, Any]]) -> str:
+    """A use case's cumulative benefit against its cumulative cost, month by month."""
+    months = [p["period_start"] for p in points]
+    fig = go.Figure(
+        [
+            go.Scatter(
+                x=months,
+                y=[p["cumulative_benefit"] for p in points],
+                name="cumulative benefit",
+                mode="lines+markers",
+                line={"color": PALETTE[2]},
+            ),
+            go.Scatter(
+                x=months,
+                y=[p["cumulative_cost"] for p in points],
+                name="cumulative cost",
+                mode="lines+markers",
+                line={"color": PALETTE[1], "dash": "dash"},
+            ),
+        ]
+    )
+    fig.update_layout(
+        height=320,
+        margin={"l": 70, "r": 10, "t": 10, "b": 40},
+        font=FONT,
+        yaxis={"title": "amount"},
+        legend={"orientation": "h", "y": -0.2},
     )
     return _spec(fig)
