@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,9 @@ from paceline.domain.privacy import pseudonymise
 from paceline.domain.roles import Action
 from paceline.domain.tables import TABLES
 from paceline.errors import PermissionDenied, ValidationError, WorkspaceNotFound
+from paceline.runtime.engine import Runtime
+from paceline.runtime.export import export_events
+from paceline.runtime.registry import REGISTRY
 from paceline.services.access import AccessService, Principal, operator
 from paceline.services.dashboard import overview
 from paceline.services.gate_service import GateService
@@ -472,6 +476,15 @@ class Workspace:
     def connect(self) -> Any:
         """An Ibis connection to the warehouse with one view per canonical table."""
         return self.warehouse.connect()
+
+    @cached_property
+    def runtime(self) -> Runtime:
+        """The human-in-the-loop runtime on this workspace's store (workflows from the registry)."""
+        return Runtime(self.store, REGISTRY)
+
+    def export_runtime_events(self, limit: int = 100_000) -> int:
+        """Move the runtime's canonical events into the warehouse through the ordinary ingest."""
+        return export_events(self.store, self.ingest, self.home / "cache" / "runtime-export", limit)
 
     def close(self) -> None:
         self.store.dispose()

@@ -85,12 +85,12 @@ def _values(obj: Any) -> dict[str, Any]:
 
 
 def _changed(obj: Any) -> dict[str, Any]:
-    redact = set(obj.__audit_redact__)
+    redact, ignore = set(obj.__audit_redact__), set(obj.__audit_ignore__)
     state = inspect(obj)
     out: dict[str, Any] = {}
     for attr in state.mapper.column_attrs:
         hist = state.attrs[attr.key].history
-        if not hist.has_changes():
+        if attr.key in ignore or not hist.has_changes():
             continue
         old = hist.deleted[0] if hist.deleted else None
         new = hist.added[0] if hist.added else None

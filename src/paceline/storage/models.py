@@ -30,10 +30,12 @@ class Audited:
     """Marker: changes to rows of this model are written to the audit log.
 
     ``__audit_redact__`` names columns whose values never enter the log (hashes of
-    secrets); their change is recorded as ``"<redacted>"``.
+    secrets); their change is recorded as ``"<redacted>"``. ``__audit_ignore__`` names
+    bookkeeping columns (a lease, a retry time) that are left out of update entries.
     """
 
     __audit_redact__: tuple[str, ...] = ()
+    __audit_ignore__: tuple[str, ...] = ()  # bookkeeping columns (leases) whose changes alone are not logged
 
 
 class User(Base, Audited):

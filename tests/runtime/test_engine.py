@@ -1,0 +1,113 @@
+"""The case engine: steps journaled, routing, review wait, decisions, actions and events."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from paceline.bootstrap import Workspace
+from paceline.errors import Conflict, NotFound, ValidationError
+from paceline.runtime.engine import Runtime
+from paceline.runtime.registry import Registry
+from paceline.runtime.reviews import ReviewQueue
+from paceline.runtime.worker import Worker
+from tests.runtime.flows import ExpenseCheck
+
+
+@pytest.fixture
+def rt(workspace: Workspace) -> Iterator[Runtime]:
+    registry = Registry()
+    registry.register(ExpenseCheck)
+    yield Runtime(workspace.store, registry)
+
+
+def drain(rt: Runtime) -> None:
+    Worker(rt, "test", 1).run(until_idle=True)
+
+
+def test_confident_cases_complete_automatically_and_journal_every_step(rt: Runtime) -> None:
+    case, created = rt.start("expense-check", "e1", {"amount": 80, "category": "travel"}, "cli:op")
+    assert created and case["status"] == "running"
+    drain(rt)
+    done = rt.case(case["id"])
+    assert done["status"] == "completed"
+    assert [s["step"] for s in done["steps"]] == [
+        "trigger",
+        "extract",
+        "infer",
+        "rules",
+        "route",
+        "review",
+        "act",
+        "record",
+    ]
+    assert len({s["idempotency_key"] for s in done["steps"]}) == 8
+    assert (
+        done["actions"][0]["status"] == "recorded"
+    )  # no PACELINE_ACTION_URL_EXPENSE_CHECK: recorded locally
+
+
+def test_the_same_external_id_returns_the_existing_case(rt: Runtime) -> None:
+    first, created = rt.start("expense-check", "dup", {"amount": 80, "category": "travel"}, "cli:op")
+    again, created_again = rt.start("expense-check", "dup", {"amount": 99, "category": "meals"}, "cli:op")
+    assert created and not created_again and again["id"] == first["id"]
+
+
+def test_a_rule_hit_or_low_confidence_waits_for_review_then_the_decision_moves_it_on(rt: Runtime) -> None:
+    big, _ = rt.start("expense-check", "big", {"amount": 5000, "category": "travel"}, "cli:op")
+    unclear, _ = rt.start("expense-check", "unclear", {"amount": 10, "category": "gifts"}, "cli:op")
+    drain(rt)
+    assert rt.case(big["id"])["status"] == rt.case(unclear["id"])["status"] == "awaiting_review"
+    queue = ReviewQueue(rt)
+    item = queue.claim("ann", ["finance"])
+    assert item is not None and item["shown"]["rule_hits"][0]["rule"] == "amount_limit"
+    assert item["shown"]["suggestion"]["confidence_band"] == "high"
+    decided = queue.decide(
+        item["id"], "ann", "override", {"decision": "query"}, "policy", "over the limit", 4200
+    )
+    assert decided["patch"] == [{"op": "replace", "path": "/decision", "value": "query"}]
+    assert (
+        queue.decide(item["id"], "ann", "override", {"decision": "query"}, "policy") == decided
+    )  # idempotent
+    with pytest.raises(Conflict):
+        queue.decide(item["id"], "ann", "accept")
+    drain(rt)
+    assert rt.case(big["id"])["status"] == "completed"
+    assert rt.case(unclear["id"])["status"] == "awaiting_review"
+
+
+def test_bad_input_is_refused_with_the_field_named(rt: Runtime) -> None:
+    with pytest.raises(ValidationError) as err:
+        rt.start("expense-check", "bad", {"amount": -5, "category": "travel"}, "cli:op")
+    assert err.value.details["field"] == "payload.amount"
+    with pytest.raises(NotFound):
+        rt.start("nope", "x", {}, "cli:op")
+    rt.start("expense-check", "r", {"amount": 10, "category": "gifts"}, "cli:op")
+    drain(rt)
+    item = ReviewQueue(rt).items()[0]
+    with pytest.raises(ValidationError, match="reason_code"):
+        ReviewQueue(rt).decide(item["id"], "ann", "reject")
+    with pytest.raises(ValidationError, match="decision"):
+        ReviewQueue(rt).decide(item["id"], "ann", "maybe")
+
+
+def test_an_expired_review_lease_goes_back_to_the_queue(rt: Runtime) -> None:
+    rt.start("expense-check", "lease", {"amount": 10, "category": "gifts"}, "cli:op")
+    drain(rt)
+    queue = ReviewQueue(rt)
+    item = queue.claim("ann", ["finance"], lease_minutes=-1)  # already expired
+    assert item is not None
+    assert queue.sweep()["released"] == 1
+    again = queue.claim("bob", ["finance"])
+    assert again is not None and again["id"] == item["id"] and again["assignee"] == "bob"
+
+
+def test_completed_cases_become_canonical_events_in_the_warehouse(workspace: Workspace, rt: Runtime) -> None:
+    for i in range(3):
+        rt.start("expense-check", f"ev{i}", {"amount": 50, "category": "travel"}, "cli:op")
+    drain(rt)
+    assert workspace.export_runtime_events() == 6  # a task event and a prediction per case
+    counts = workspace.table_counts()
+    assert counts["task_events"] == 3 and counts["predictions"] == 3
+    assert workspace.export_runtime_events() == 0
