@@ -8,8 +8,9 @@ and one outcome per task (paceline.analytics.simulation); in the difference-in-d
 scenario each employee also has a level of their own per period (sd 0.3). For every scenario the
 script counts how often the 95% interval covers the true effect (effect 0.3) and how
 often an A/A pilot (effect 0) is declared significant at 5%, for Paceline's automatic
-method and, side by side, for alternatives: CR1 with t(G - 1), the wild cluster
-bootstrap, and the naive analysis that treats tasks as independent. The weekly-looks
+method (with a unit: CR2 with Bell-McCaffrey df under the unit + unit-cell working model,
+paceline.analytics.robust) and, side by side, for alternatives: CR1 with t(G - 1), the
+wild cluster bootstrap, and the naive analysis that treats tasks as independent. The weekly-looks
 scenario looks after each of 4 weeks, with Lan-DeMets O'Brien-Fleming bounds, and
 without them (peeking at 5% every week). Goals (issue 5): coverage 94-96%, A/A false
 positives at most 5.5%. Results are printed as Markdown tables with Monte-Carlo

@@ -7,7 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from paceline.analytics.pilot import FEW_CLUSTERS, Design, PilotCells, PilotSpec, evaluate_cells
+from paceline.analytics.ols import CovType, fit
+from paceline.analytics.pilot import Design, PilotCells, PilotSpec, _cell_data, evaluate_cells
+from paceline.analytics.robust import bell_mccaffrey_df, cr2_covariance, working_model
 from paceline.analytics.simulation import Scenario, simulate, to_cells
 from paceline.errors import ValidationError
 
@@ -49,25 +51,42 @@ def test_document_has_exactly_the_spec_keys() -> None:
     assert all(set(c) == {"name", "status", "detail"} for c in doc["checks"])
 
 
-@pytest.mark.parametrize(
-    ("persons", "did", "method", "df"),
-    [
-        (30, False, "cluster_CR2", "bm"),
-        (FEW_CLUSTERS, False, "cluster_CR1", FEW_CLUSTERS - 1),
-        (30, True, "cluster_CR2", "bm"),
-        (80, True, "cluster_CR1", 79),
-    ],
-)
-def test_clustered_method_is_chosen_by_cluster_count(
-    persons: int, did: bool, method: str, df: object
-) -> None:
-    doc = evaluate_cells(_cells(persons, did), PilotSpec(Design.DID if did else Design.AB, "y")).to_dict()
-    assert doc["se_method"] == method
-    if df == "bm":
-        assert 1 < doc["df"] < persons
-    else:
-        assert doc["df"] == df
+@pytest.mark.parametrize(("persons", "did"), [(30, False), (50, False), (300, False), (30, True), (80, True)])
+def test_clustered_auto_is_cr2_at_every_cluster_count(persons: int, did: bool) -> None:
+    """CR2 with Bell-McCaffrey df under the estimated working model, whatever the number of units."""
+    design = Design.DID if did else Design.AB
+    cells = _cells(persons, did)
+    doc = evaluate_cells(cells, PilotSpec(design, "y")).to_dict()
+    assert doc["se_method"] == "cluster_CR2"
+    ols = fit(_cell_data(cells, PilotSpec(design, "y")))
+    model = working_model(ols)
+    contrast = np.eye(ols.k)[-1 if did else 1]
+    assert doc["se"] == pytest.approx(math.sqrt(contrast @ cr2_covariance(ols, model) @ contrast), rel=1e-12)
+    assert doc["df"] == pytest.approx(bell_mccaffrey_df(ols, contrast, model, adjust=model), rel=1e-12)
+    assert 1 < doc["df"] < persons - 1
     assert _statuses(doc)["clusters"] == "pass"
+    assert "working model" in str(doc["checks"])
+
+
+@pytest.mark.parametrize("did", [False, True])
+def test_cr1_on_request_uses_t_with_g_minus_1(did: bool) -> None:
+    doc = evaluate_cells(
+        _cells(80, did), PilotSpec(Design.DID if did else Design.AB, "y", se=CovType.CR1.value)
+    ).to_dict()
+    assert (doc["se_method"], doc["df"]) == ("cluster_CR1", 79)
+
+
+def test_cr2_approaches_cr1_as_units_are_added() -> None:
+    """No threshold: the CR2 interval converges to CR1's as the units grow."""
+    gaps = []
+    for persons in (20, 200, 2000):
+        cells = _cells(persons)
+        auto = evaluate_cells(cells, PilotSpec(Design.AB, "y")).to_dict()
+        cr1 = evaluate_cells(cells, PilotSpec(Design.AB, "y", se="cluster_CR1")).to_dict()
+        assert auto["estimate"] == pytest.approx(cr1["estimate"], rel=1e-12)
+        width = auto["ci"][1] - auto["ci"][0]
+        gaps.append(abs(width / (cr1["ci"][1] - cr1["ci"][0]) - 1))
+    assert gaps[0] > gaps[1] > gaps[2] and gaps[2] < 0.01
 
 
 def test_without_unit_ab_is_welch_and_did_is_hc1() -> None:

@@ -50,3 +50,74 @@ def test_everyone_at_once_has_no_comparison() -> None:
     person, week, y, starts, _ = rollout(0.0)
     result = staggered_att(person, week, y, {p: 4.0 for p in starts})
     assert result.check.status is Status.FAIL and result.estimate is None
+
+
+def team_rollout(seed: int, teams: int = 16, size: int = 6, weeks: int = 12) -> tuple[np.ndarray, ...]:
+    """Teams switched on together (6 teams at week 4, 6 at week 8, 4 never), no effect, and a
+    shock per team and week that the team's people share: the team is the real cluster."""
+    rng = np.random.default_rng(seed)
+    people = np.arange(teams * size)
+    team = people // size
+    start = np.select([team < 6, team < 12], [4.0, 8.0], np.inf)
+    person = np.repeat(people, weeks)
+    week = np.tile(np.arange(weeks), people.size)
+    shock = rng.normal(0, 1.0, (teams, weeks))[team[person], week]
+    y = rng.normal(10, 1, people.size)[person] + 0.1 * week + shock + rng.normal(0, 0.5, person.size)
+    starts = {int(p): float(start[p]) for p in people if np.isfinite(start[p])}
+    return person, week, y, starts, team[person]
+
+
+def test_team_bootstrap_covers_where_the_people_bootstrap_does_not() -> None:
+    """People of a team share shocks: resampling people treats them as independent, so the
+    interval is too narrow and misses the true (zero) effect far more often than 5%; resampling
+    teams keeps each team's people together and gives wider intervals that cover far more often."""
+    covered: dict[str, list[bool]] = {"people": [], "teams": []}
+    width: dict[str, list[float]] = {"people": [], "teams": []}
+    for rep in range(150):
+        person, week, y, starts, team = team_rollout(rep)
+        for name, cluster in (("people", None), ("teams", team)):
+            result = staggered_att(person, week, y, starts, cluster=cluster, cluster_name="teams", draws=199)
+            assert result.ci is not None
+            covered[name].append(result.ci[0] <= 0.0 <= result.ci[1])
+            width[name].append(result.ci[1] - result.ci[0])
+    people, teams = float(np.mean(covered["people"])), float(np.mean(covered["teams"]))
+    assert people < 0.75  # far below the nominal 95%
+    assert teams > people + 0.2
+    ratio = np.array(width["teams"]) / np.array(width["people"])
+    assert np.median(ratio) > 1.5 and np.mean(ratio > 1) > 0.9
+
+
+def test_the_check_says_what_was_resampled() -> None:
+    person, week, y, starts, team = team_rollout(1)
+    by_team = staggered_att(person, week, y, starts, cluster=team, cluster_name="teams")
+    assert by_team.check.status is Status.PASS and by_team.clusters == 16
+    assert "bootstrap draws over teams (16 resampled)" in by_team.check.detail
+    by_person = staggered_att(person, week, y, starts)
+    assert "bootstrap draws over people (96 resampled)" in by_person.check.detail
+    assert by_team.estimate == by_person.estimate  # the estimate does not depend on the clusters
+
+
+def test_one_cluster_per_person_is_the_people_bootstrap() -> None:
+    person, week, y, starts, _ = rollout(-0.1)
+    plain = staggered_att(person, week, y, starts)
+    same = staggered_att(person, week, y, starts, cluster=person * 7 + 3)
+    assert (same.se, same.ci, same.relative_ci) == (plain.se, plain.ci, plain.relative_ci)
+
+
+def test_few_clusters_warn() -> None:
+    person, week, y, starts, team = team_rollout(2)
+    few = staggered_att(person, week, y, starts, cluster=team // 2, cluster_name="plants")
+    assert few.clusters == 8 and few.check.status is Status.WARN
+    assert "over plants" in few.check.detail and "fewer than 10 plants" in few.check.detail
+
+
+def test_a_person_who_moves_counts_with_their_latest_cluster() -> None:
+    person, week, y, starts, team = team_rollout(3)
+    moved = team.copy()
+    moved[(person == 0) & (week >= 6)] = 5  # person 0 joins team 5 in week 6
+    always = team.copy()
+    always[person == 0] = 5
+    result = staggered_att(person, week, y, starts, cluster=moved)
+    assert result.clusters == 16
+    assert result.ci == staggered_att(person, week, y, starts, cluster=always).ci
+    assert result.ci != staggered_att(person, week, y, starts, cluster=team).ci

@@ -69,7 +69,9 @@ def test_ab_without_unit_is_scipy_welch() -> None:
 
 def test_ab_with_unit_is_statsmodels_cluster_ols() -> None:
     df = _tasks(persons=60)
-    doc = paceline.evaluate_pilot(df, outcome="y", group="arm", treated="ai", unit="person").to_dict()
+    doc = paceline.evaluate_pilot(
+        df, outcome="y", group="arm", treated="ai", unit="person", se="cluster_CR1"
+    ).to_dict()
     ref = sm.OLS(df.y.to_numpy(), _x(df)).fit(
         cov_type="cluster", cov_kwds={"groups": df.person.factorize()[0]}, use_t=True
     )
@@ -84,7 +86,14 @@ def test_ab_with_unit_is_statsmodels_cluster_ols() -> None:
 def test_did_is_statsmodels_ols(unit: str | None, cov: str) -> None:
     df = _tasks(persons=70, did=True)
     doc = paceline.evaluate_pilot(
-        df, outcome="y", group="arm", treated="ai", unit=unit, period="week", post=5
+        df,
+        outcome="y",
+        group="arm",
+        treated="ai",
+        unit=unit,
+        period="week",
+        post=5,
+        se="cluster_CR1" if unit else "auto",
     ).to_dict()
     kwds: dict[str, Any] = {"groups": df.person.factorize()[0]} if unit else {}
     ref = sm.OLS(df.y.to_numpy(), _x(df, did=True)).fit(cov_type=cov, cov_kwds=kwds, use_t=unit is not None)
@@ -162,7 +171,7 @@ def test_covariate_without_unit_is_cuped() -> None:
 def test_covariate_with_unit_is_ancova_on_the_unit_mean() -> None:
     df = _tasks(persons=60)
     doc = paceline.evaluate_pilot(
-        df, outcome="y", group="arm", treated="ai", unit="person", covariate="pre"
+        df, outcome="y", group="arm", treated="ai", unit="person", covariate="pre", se="cluster_CR1"
     ).to_dict()
     unit_pre = df.groupby("person").pre.transform("mean").to_numpy()
     x = np.column_stack([_x(df), unit_pre])

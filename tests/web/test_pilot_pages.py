@@ -115,7 +115,7 @@ def test_form_report_and_export(client: TestClient, ws: Workspace) -> None:
     good = client.post("/pilots/new", data=data, follow_redirects=False)
     assert good.status_code == 303 and good.headers["location"] == "/pilots/claims-form"
     report = client.get("/pilots/claims-form")
-    assert report.status_code == 200 and "Verdict" in report.text and "cluster_CR1" in report.text
+    assert report.status_code == 200 and "Verdict" in report.text and "cluster_CR2" in report.text
     did = client.get("/pilots/clinical-did")
     assert "week by week" in did.text and "Pre-trend check" in did.text and "Steady state" in did.text
     export = client.get("/pilots/claims-form/report.html")

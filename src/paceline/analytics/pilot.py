@@ -10,12 +10,20 @@ design        unit         method (``se_method``)
 ============  ===========  =============================================================
 ab            no           Welch's t-test (``welch``); CUPED-adjusted when a covariate is given
 ab            yes          OLS of outcome on treated (+ the unit's covariate) with SEs
-                           clustered by unit: ``cluster_CR1`` with t(G - 1) from 50 units
-                           on, ``cluster_CR2`` with Bell-McCaffrey df below (working
-                           model: random effects with the residual ICC, Imbens-Kolesár)
+                           clustered by unit: ``cluster_CR2`` with Bell-McCaffrey df at
+                           every number of units, the adjustment and the df under a
+                           random-effects working model with a unit and a unit-cell
+                           component estimated from the residuals (Pustejovsky-Tipton,
+                           Imbens-Kolesár; :mod:`~paceline.analytics.robust`)
 did           no           OLS of outcome on treated, post, treated x post; ``HC1``
-did           yes          the same, clustered by unit (CR1 / CR2 as above)
+did           yes          the same, clustered by unit (``cluster_CR2`` as above; the cell
+                           component is the unit's own shift between the periods)
 ============  ===========  =============================================================
+
+CR2 converges to CR1 with t(G - 1) as units are added, so there is no threshold at which
+the method (and the interval) jumps; below a few hundred units with unequal sizes CR1 is
+measurably anti-conservative (docs/pilots.md, "Simulation study"). ``cluster_CR1`` and
+``wild_bootstrap`` remain available on request.
 
 With a unit the unit is the independent observation: the estimate is the
 difference of task-weighted means (``Σy / Σtasks`` per arm, a ratio metric) and its
@@ -35,11 +43,11 @@ from paceline.analytics.bootstrap import wild_cluster_bootstrap
 from paceline.analytics.moments import BivariateMoments, pool_moments
 from paceline.analytics.ols import CellData, CovType, OlsFit, SingularDesign, covariance, fit
 from paceline.analytics.result import Check, Estimate, PilotResult, Relative, Status
-from paceline.analytics.robust import bell_mccaffrey_df, cr2_covariance, residual_icc
+from paceline.analytics.robust import WorkingModel, bell_mccaffrey_df, cr2_covariance, working_model
 from paceline.analytics.twosample import cuped, relative_lift, sample_ratio_check, welch
 from paceline.errors import ValidationError
 
-FEW_CLUSTERS = 50  # notes/stats.md §4.2: the small-cluster path below about 50 clusters
+FEW_PER_ARM = 5  # fewer units in an arm: the interval rests on the small-sample correction
 WELCH = "welch"
 
 
@@ -104,11 +112,15 @@ class PilotSpec:
 
 
 def choose_se(spec: PilotSpec, clustered: bool, n_clusters: int) -> str:
-    """The ``se_method`` to use; ValidationError when the requested one does not fit the design."""
+    """The ``se_method`` to use; ValidationError when the requested one does not fit the design.
+
+    ``auto`` with a unit is CR2 whatever the number of units (``n_clusters``): see the module
+    docstring.
+    """
     allowed = _allowed(spec.design, clustered)
     if spec.se == "auto":
         if clustered:
-            return CovType.CR1 if n_clusters >= FEW_CLUSTERS else CovType.CR2
+            return CovType.CR2
         return WELCH if spec.design is Design.AB else CovType.HC1
     if spec.se not in allowed:
         raise ValidationError(
@@ -239,16 +251,19 @@ def _cluster_check(n_t: int, n_c: int, n_clusters: int, method: str) -> Check:
     detail = f"{n_clusters} units ({n_t} treatment, {n_c} control) are the independent observations; "
     if method == CovType.CR2:
         detail += (
-            f"fewer than {FEW_CLUSTERS}, so CR2 standard errors with Bell-McCaffrey degrees of freedom "
-            "(Imbens-Kolesár random-effects working model)"
+            "CR2 standard errors with Bell-McCaffrey degrees of freedom, both under a random-effects "
+            "working model with a unit and a unit-cell component estimated from the residuals "
+            "(Pustejovsky-Tipton, Imbens-Kolesár)"
         )
     elif method == CovType.CR1:
         detail += "cluster-robust CR1 standard errors with t(G - 1)"
     else:
         detail += f"{method} inference"
-    status = Status.WARN if min(n_t, n_c) < 5 else Status.PASS
+    status = Status.WARN if min(n_t, n_c) < FEW_PER_ARM else Status.PASS
     if status is Status.WARN:
-        detail += "; fewer than 5 units in an arm: the interval rests on the small-sample correction"
+        detail += (
+            f"; fewer than {FEW_PER_ARM} units in an arm: the interval rests on the small-sample correction"
+        )
     return Check("clusters", status, detail)
 
 
@@ -263,18 +278,19 @@ def _estimate(
     contrast[1 if spec.design is Design.AB else 3] = 1.0
     if method == CovType.WILD:
         return wild_cluster_bootstrap(ols, contrast), None, []
-    vcov = cr2_covariance(ols) if method == CovType.CR2 else covariance(ols, CovType(method))
-    df = _df(ols, method, contrast)
+    model = working_model(ols) if method == CovType.CR2 else None
+    vcov = covariance(ols, CovType(method)) if model is None else cr2_covariance(ols, model)
+    df = _df(ols, method, contrast, model)
     absolute = Estimate(float(contrast @ ols.beta), float(np.sqrt(contrast @ vcov @ contrast)), df)
     extra = [_covariate_check(ols, cells)] if cells.x_mean is not None else []
     return absolute, _ols_relative(ols, vcov, spec.design, df), extra
 
 
-def _df(ols: OlsFit, method: str, contrast: np.ndarray) -> float | None:
+def _df(ols: OlsFit, method: str, contrast: np.ndarray, model: WorkingModel | None) -> float | None:
     if method == CovType.CR1:
         return float(ols.data.n_clusters - 1)
-    if method == CovType.CR2:
-        return bell_mccaffrey_df(ols, contrast, residual_icc(ols))
+    if model is not None:
+        return bell_mccaffrey_df(ols, contrast, model, adjust=model)
     if method == CovType.NONROBUST:
         return float(ols.n_obs - ols.k)
     return None

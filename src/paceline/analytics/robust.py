@@ -1,69 +1,154 @@
-"""Small-cluster inference: CR2 (Bell-McCaffrey) with Satterthwaite degrees of freedom.
+"""Small-cluster inference: CR2 with Bell-McCaffrey (Satterthwaite) degrees of freedom.
 
-Paceline's ``cluster_CR2`` uses the random-effects working model with the residual
-intra-cluster correlation for the degrees of freedom, as Imbens & Kolesár (2016)
-recommend: with unequal cluster sizes the homoskedastic model's df are too large and
-the test too liberal.
+CR1 and a normal or t(G - 1) reference are anti-conservative with few clusters and with
+unequal cluster sizes (notes/stats.md §3.1). CR2 adjusts each cluster's residuals by a
+matrix ``A_g`` chosen so that the variance estimator is exactly unbiased under a *working
+model* ``Φ`` of the errors, and takes its degrees of freedom from a Satterthwaite
+approximation under the same model (Bell & McCaffrey 2002; Imbens & Kolesár 2016;
+Pustejovsky & Tipton 2018, "CR2" in R's clubSandwich).
 
-CR1 and a normal or t(G - 1) reference are anti-conservative when there are few
-clusters (notes/stats.md §3.1). CR2 adjusts each cluster's residuals by
-``A_g = (I - H_gg)^{-1/2}`` and its degrees of freedom come from a Satterthwaite
-approximation under a homoskedastic working model (Bell & McCaffrey 2002; Imbens &
-Kolesár 2016; Pustejovsky & Tipton 2018, "CR2" in R's clubSandwich).
+The working model (:class:`WorkingModel`) is random effects with two components:
 
-``H_gg`` is as large as a cluster's rows, but every row of a cell has the same
-regressors, so with ``U = D W^{-1/2}`` (``D`` the row-to-cell indicator, ``W`` the cell
-counts) the rows' space splits into span(U), where ``I - H_gg`` acts as the small
-matrix ``Γ = I - W^{1/2} Z_g (X'X)⁻¹ Z_g' W^{1/2}`` over the cluster's cells, and its
-complement, where ``A_g`` is the identity and the residuals add up to nothing. Hence
+    Φ ∝ (1 - rho_u - rho_c) I  +  rho_u · (ones within a cluster)  +  rho_c · (ones within a cell)
 
-    X_g' A_g e_g = Z_g' W^{1/2} Γ^{-1/2} W^{-1/2} E_g
+a unit component shared by all rows of a cluster and a component of the unit's *cell*
+(in a difference-in-differences clustered by person: the person's period, so a person may
+shift between the periods). ``rho_u = rho_c = 0`` is Bell & McCaffrey's homoskedastic model,
+``rho_c = 0`` Imbens & Kolesár's random-effects model (their recommendation: with unequal
+cluster sizes the homoskedastic model's df are too large). :func:`working_model`
+estimates both components from the OLS residuals; with one cell per cluster it is the
+single intra-cluster correlation of :func:`residual_icc`.
 
-with ``E_g`` the cells' residual sums: exact, and as cheap as the cells. Singular
-``Γ`` (a cluster that alone pins a coefficient) uses the Moore-Penrose inverse root,
-as clubSandwich does.
+Following Pustejovsky & Tipton (2018, eq. 8) with the symmetric square root,
+``A_g = Φ_g^{1/2} (Φ_g^{1/2} M_g Φ_g^{1/2})^{-1/2} Φ_g^{1/2}`` (Moore-Penrose inverse root)
+with ``M_g = (I - H)_{g·} Φ (I - H)_{·g}``; for ``Φ = I`` this is ``(I - H_gg)^{-1/2}``.
+
+Everything is as cheap as the cells. Every row of a cell has the same regressors, so with
+``U = D W^{-1/2}`` (``D`` the row-to-cell indicator, ``W`` the cell counts) a cluster's rows
+split into span(U) and its complement. ``Φ_g``, ``M_g`` and ``A_g`` act on the complement as
+multiples of the identity (``A_g`` as the identity), where the residuals add up to nothing,
+and on span(U) as small matrices over the cluster's cells:
+
+    φ_g = (1 - rho_u - rho_c) I + rho_u √n √n' + rho_c diag(n)
+    m_g = φ_g - h_g φ_g - φ_g h_g + W^{1/2} Z_g (X'X)⁻¹ K (X'X)⁻¹ Z_g' W^{1/2},   K = X'ΦX
+    h_g = W^{1/2} Z_g (X'X)⁻¹ Z_g' W^{1/2}
+
+so ``X_g' A_g e_g = Z_g' W^{1/2} alpha_g W^{-1/2} E_g`` with ``E_g`` the cells' residual sums and
+``alpha_g`` the cell-sized ``A_g``. A singular ``M_g`` (a cluster that alone pins a coefficient)
+uses the Moore-Penrose inverse root, as clubSandwich does. Clusters with the same number of
+cells are handled together, and the degrees of freedom use the low-rank structure of the
+G x G matrix they need, so a few thousand clusters cost milliseconds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 
 from paceline.analytics.ols import OlsFit
 
-
-class _Cluster(NamedTuple):
-    zw: np.ndarray  # W^{1/2} Z_g, (cells, k)
-    root: np.ndarray  # Γ^{-1/2}, (cells, cells)
-    inv: np.ndarray  # Γ^{-1} (Moore-Penrose), (cells, cells)
-    e_scaled: np.ndarray  # W^{-1/2} E_g, (cells,)
-    counts: np.ndarray  # rows per cell, (cells,)
+MAX_CORRELATION = 0.99  # the working model keeps an iid component
 
 
-def _clusters(fit: OlsFit) -> Iterator[_Cluster]:
+@dataclass(frozen=True)
+class WorkingModel:
+    """Shares of the error variance: ``unit`` (a cluster's rows) and ``cell`` (a cell's rows)."""
+
+    unit: float = 0.0
+    cell: float = 0.0
+
+    def __post_init__(self) -> None:
+        if min(self.unit, self.cell) < 0 or self.unit + self.cell > MAX_CORRELATION + 1e-12:
+            raise ValueError(f"working model shares must be >= 0 and sum to at most {MAX_CORRELATION}")
+
+    @property
+    def error(self) -> float:
+        """The share of the rows' own (iid) error."""
+        return 1.0 - self.unit - self.cell
+
+    @property
+    def is_iid(self) -> bool:
+        return self.unit == 0 and self.cell == 0
+
+
+IID = WorkingModel()
+
+
+class _Block(NamedTuple):
+    """Clusters with the same number ``m`` of cells, ``b`` of them."""
+
+    idx: np.ndarray  # (b, m) cell indices
+    root_n: np.ndarray  # (b, m) √(rows per cell)
+    zw: np.ndarray  # (b, m, k) W^{1/2} Z_g
+    adjust: np.ndarray  # (b, m, m) alpha_g, the CR2 adjustment on span(U)
+
+
+def _power(mats: np.ndarray, p: float) -> np.ndarray:
+    """``mats^p`` of symmetric PSD matrices; Moore-Penrose (zero) on the null space when p < 0."""
+    vals, vecs = np.linalg.eigh(mats)
+    scale = np.maximum(vals.max(axis=-1, keepdims=True), 1.0)
+    ok = vals > 1e-12 * scale
+    safe = np.where(ok, vals, 1.0)
+    return np.einsum("bij,bj,bkj->bik", vecs, np.where(ok, safe**p, 0.0), vecs)
+
+
+def _grouped(fit: OlsFit) -> list[np.ndarray]:
     data = fit.data
     if data.cluster is None:
         raise ValueError("CR2 needs clusters")
     order = np.argsort(data.cluster, kind="stable")
-    bounds = np.flatnonzero(np.diff(data.cluster[order])) + 1
-    for idx in np.split(order, bounds):
-        w = np.sqrt(data.n[idx].astype(float))
-        zw = data.z[idx] * w[:, None]
-        gamma = np.eye(idx.size) - zw @ fit.bread @ zw.T
-        vals, vecs = np.linalg.eigh(gamma)
-        ok = vals > 1e-12
-        safe = np.where(ok, vals, 1.0)
-        root = (vecs * np.where(ok, safe**-0.5, 0.0)) @ vecs.T
-        inv = (vecs * np.where(ok, 1 / safe, 0.0)) @ vecs.T
-        yield _Cluster(zw, root, inv, fit.resid_sum[idx] / w, data.n[idx].astype(float))
+    starts = np.flatnonzero(np.r_[True, np.diff(data.cluster[order]) != 0])
+    sizes = np.diff(np.r_[starts, order.size])
+    return [order[starts[sizes == m][:, None] + np.arange(m)] for m in np.unique(sizes)]
 
 
-def cr2_covariance(fit: OlsFit) -> np.ndarray:
-    """The CR2 coefficient covariance ``(X'X)⁻¹ Σ_g u_g u_g' (X'X)⁻¹`` (no extra factor)."""
-    scores = np.array([c.zw.T @ (c.root @ c.e_scaled) for c in _clusters(fit)])
-    return fit.bread @ (scores.T @ scores) @ fit.bread
+def _blocks(fit: OlsFit, model: WorkingModel = IID) -> list[_Block]:
+    data, bread = fit.data, fit.bread
+    parts = []
+    for idx in _grouped(fit):
+        root_n = np.sqrt(data.n[idx].astype(float))
+        zw = data.z[idx] * root_n[..., None]
+        parts.append((idx, root_n, zw))
+    if model.is_iid:
+        out = []
+        for idx, root_n, zw in parts:
+            gamma = np.eye(idx.shape[1]) - np.einsum("bik,kl,bjl->bij", zw, bread, zw)
+            out.append(_Block(idx, root_n, zw, _power(gamma, -0.5)))
+        return out
+    phis = [
+        model.error * np.eye(idx.shape[1])
+        + model.unit * root_n[:, :, None] * root_n[:, None, :]
+        + model.cell * (root_n**2)[:, :, None] * np.eye(idx.shape[1])
+        for idx, root_n, _ in parts
+    ]
+    k_mat = sum(
+        np.einsum("bik,bij,bjl->kl", zw, phi, zw) for (_, _, zw), phi in zip(parts, phis, strict=True)
+    )
+    inner = bread @ k_mat @ bread
+    out = []
+    for (idx, root_n, zw), phi in zip(parts, phis, strict=True):
+        h = np.einsum("bik,kl,bjl->bij", zw, bread, zw)
+        m = phi - h @ phi - phi @ h + np.einsum("bik,kl,bjl->bij", zw, inner, zw)
+        half = _power(phi, 0.5)
+        out.append(_Block(idx, root_n, zw, half @ _power(half @ m @ half, -0.5) @ half))
+    return out
+
+
+def cr2_covariance(fit: OlsFit, model: WorkingModel = IID) -> np.ndarray:
+    """The CR2 coefficient covariance ``(X'X)⁻¹ Σ_g u_g u_g' (X'X)⁻¹`` (no extra factor).
+
+    ``model`` is the working model the adjustment makes the estimator unbiased under (default:
+    homoskedastic, the textbook CR2).
+    """
+    scores = []
+    for b in _blocks(fit, model):
+        e = fit.resid_sum[b.idx]
+        scaled = np.divide(e, b.root_n, out=np.zeros_like(e), where=b.root_n > 0)
+        scores.append(np.einsum("bmk,bm->bk", b.zw, np.einsum("bij,bj->bi", b.adjust, scaled)))
+    u = np.concatenate(scores)
+    return fit.bread @ (u.T @ u) @ fit.bread
 
 
 def residual_icc(fit: OlsFit) -> float:
@@ -85,35 +170,89 @@ def residual_icc(fit: OlsFit) -> float:
     if pairs == 0 or total <= 0:
         return 0.0
     between = float((sums**2 - squares).sum()) / pairs
-    return float(min(max(between / total, 0.0), 0.99))
+    return float(min(max(between / total, 0.0), MAX_CORRELATION))
 
 
-def bell_mccaffrey_df(fit: OlsFit, contrast: np.ndarray, rho: float = 0.0) -> float:
-    """Satterthwaite degrees of freedom of ``contrast' β`` under CR2 (Imbens & Kolesár 2016).
+def working_model(fit: OlsFit) -> WorkingModel:
+    """The two-component working model, by moments of the OLS residuals.
 
-    The CR2 variance is ``Σ_g (a_g' ε)²`` with ``a_g = (I - H)_{·g} A_g X_g (X'X)⁻¹ l``. Under
-    a working model ``Var ε ∝ (1 - rho) I + rho · (block of ones per cluster)`` its
-    Satterthwaite df is ``tr(Ψ)² / tr(Ψ²)`` with the G x G matrix
-    ``Ψ = (1 - rho) Ω + rho C C'``, ``Ω_gh = a_g'a_h`` and ``C_gh = a_g' 1_h``. In cell terms,
-    with ``q_g = A_g X_g (X'X)⁻¹ l``, ``w_g = X_g' q_g``, ``s_g = 1' q_g`` and
-    ``v_h = X_h' 1``: ``Ω = diag(q_g'q_g) - W (X'X)⁻¹ W'`` and ``C = diag(s) - W (X'X)⁻¹ V'``.
-    rho = 0 is Bell & McCaffrey's homoskedastic working model; Imbens & Kolesár recommend
-    the random-effects model with rho estimated (:func:`residual_icc`), which matters when
-    cluster sizes are unequal.
+    With ``sigma²`` the mean squared residual, the mean product of residuals of two rows of
+    one *cell* estimates ``sigma_u² + sigma_c²`` and that of two rows of one cluster in
+    *different* cells ``sigma_u²``: ``rho_u = sigma_u²/sigma²``, ``rho_c = sigma_c²/sigma²``, each
+    clipped at 0 and their sum at 0.99. With one cell per cluster the two components cannot be
+    told apart and the model is :func:`residual_icc`'s single one (``rho_c = 0``); with one row per
+    cell a cell component cannot be told from the rows' own error (``rho_c = 0``).
     """
-    m_l = fit.bread @ contrast
-    qq, ws, ss, vs = [], [], [], []
-    for c in _clusters(fit):
-        base = c.zw @ m_l
-        root_n = np.sqrt(c.counts)
-        qq.append(float(base @ c.inv @ base))
-        ws.append(c.zw.T @ (c.root @ base))
-        ss.append(float(root_n @ (c.root @ base)))
-        vs.append(c.zw.T @ root_n)
-    w, v = np.array(ws), np.array(vs)
-    omega = np.diag(qq) - w @ fit.bread @ w.T
-    psi = (1 - rho) * omega
-    if rho > 0:
-        cross = np.diag(ss) - w @ fit.bread @ v.T
-        psi = psi + rho * cross @ cross.T
-    return float(np.trace(psi) ** 2 / (psi**2).sum())
+    data = fit.data
+    if data.cluster is None:
+        raise ValueError("a working model needs clusters")
+    g, n = data.n_clusters, data.n.astype(float)
+    total = float(fit.resid_ss.sum()) / float(n.sum())
+    if not total > 0:
+        return IID
+    e = fit.resid_sum
+    cell_pairs = float((n * (n - 1)).sum())
+    within = float((e**2 - fit.resid_ss).sum()) / cell_pairs / total if cell_pairs > 0 else None
+    sums = np.bincount(data.cluster, weights=e, minlength=g)
+    squares = np.bincount(data.cluster, weights=e**2, minlength=g)
+    sizes = np.bincount(data.cluster, weights=n, minlength=g)
+    size_squares = np.bincount(data.cluster, weights=n**2, minlength=g)
+    cross_pairs = float((sizes**2 - size_squares).sum())
+    across = float((sums**2 - squares).sum()) / cross_pairs / total if cross_pairs > 0 else None
+    if across is None:
+        return WorkingModel(unit=min(max(within or 0.0, 0.0), MAX_CORRELATION))
+    unit = min(max(across, 0.0), MAX_CORRELATION)
+    cell = 0.0 if within is None else min(max(within - unit, 0.0), MAX_CORRELATION - unit)
+    return WorkingModel(unit, cell)
+
+
+def bell_mccaffrey_df(
+    fit: OlsFit, contrast: np.ndarray, rho: float | WorkingModel = 0.0, adjust: WorkingModel = IID
+) -> float:
+    """Satterthwaite degrees of freedom of ``contrast' β`` under CR2.
+
+    The CR2 variance is ``Σ_g (a_g' ε)²`` with ``a_g = (I - H)_{·g} A_g X_g (X'X)⁻¹ l`` (``A_g``
+    the adjustment under the working model ``adjust``). Under ``Var ε ∝ Σ`` (``rho``: a
+    :class:`WorkingModel`, or a float for ``WorkingModel(unit=rho)``) its Satterthwaite df is
+    ``tr(Ψ)² / tr(Ψ²)`` with the G x G matrix ``Ψ_gh = a_g' Σ a_h``
+    ``= sigma_e² Ω + rho_u C C' + rho_c C_c C_c'``: ``Ω_gh = a_g'a_h``, ``C_gh = a_g' 1_h`` (cluster
+    ``h``'s rows) and ``C_c`` the same per cell. In cell terms, with ``r_g = alpha_g W^{1/2} Z_g
+    (X'X)⁻¹ l``, ``w_g = Z_g' W^{1/2} r_g``, ``s_g = √n' r_g``, ``t_g = Σ n r²``, ``v_g = X_g' 1``
+    and ``y_g = Σ_c n_c^{3/2} r_c z_c``: ``Ω = diag(r'r) - W B W'``,
+    ``C C' = diag(s²) - diag(s) V B W' - W B V' diag(s) + W B V'V B W'`` and
+    ``C_c C_c' = diag(t) - Y B W' - W B Y' + W B X'diag(n)X B W'`` (``B = (X'X)⁻¹``). So Ψ is a
+    diagonal plus a rank-2k matrix and both traces cost O(G k²).
+    """
+    sigma = rho if isinstance(rho, WorkingModel) else WorkingModel(unit=float(rho))
+    bread, data = fit.bread, fit.data
+    m_l = bread @ contrast
+    pieces: list[list[np.ndarray]] = [[] for _ in range(6)]
+    for b in _blocks(fit, adjust):
+        r = np.einsum("bij,bj->bi", b.adjust, b.zw @ m_l)
+        n = b.root_n**2
+        for out, piece in zip(
+            pieces,
+            (
+                (r * r).sum(axis=1),
+                np.einsum("bmk,bm->bk", b.zw, r),
+                (b.root_n * r).sum(axis=1),
+                (n * r * r).sum(axis=1),
+                np.einsum("bmk,bm->bk", b.zw, b.root_n),
+                np.einsum("bmk,bm->bk", b.zw, n * r),
+            ),
+            strict=True,
+        ):
+            out.append(piece)
+    qq, w, s, t, v, y = (np.concatenate(p) for p in pieces)
+    n_cells = data.n.astype(float)
+    cell_cross = data.z.T @ (data.z * (n_cells**2)[:, None])
+    k = bread.shape[0]
+    diag = sigma.error * qq + sigma.unit * s**2 + sigma.cell * t
+    f = (sigma.unit * s[:, None] * v + sigma.cell * y) @ bread
+    p = bread @ (sigma.unit * v.T @ v + sigma.cell * cell_cross) @ bread - sigma.error * bread
+    u = np.hstack([w, f])  # Ψ = diag + U M U'
+    mid = np.block([[p, -np.eye(k)], [-np.eye(k), np.zeros((k, k))]])
+    gram = mid @ (u.T @ u)
+    trace = diag.sum() + np.trace(gram)
+    squares = (diag**2).sum() + 2 * np.trace(mid @ (u.T @ (u * diag[:, None]))) + np.trace(gram @ gram)
+    return float(trace**2 / squares)

@@ -264,7 +264,12 @@ def _switch_on_weeks(con: Any, spec: PilotSpec, origin: pd.Timestamp) -> dict[st
 def evaluate_staggered_kpi(
     con: Any, spec: PilotSpec, kpi: str, people: tuple[set[str], set[str]]
 ) -> dict[str, Any]:
-    """A staggered rollout's effect on one KPI: waves against people not yet switched on."""
+    """A staggered rollout's effect on one KPI: waves against people not yet switched on.
+
+    The bootstrap resamples the pilot's unit (:func:`_cluster`): teams, with all their people
+    and weeks, when the unit is the team (people of a team share shocks and switch on
+    together), people otherwise.
+    """
     treated, control = people
     weekly = person_weeks(con, spec, kpi, treated | control, until=spec.end).dropna(subset=["value"])
     since, _ = baseline_window(spec)
@@ -273,7 +278,20 @@ def evaluate_staggered_kpi(
     codes, ids = pd.factorize(weekly.person_id)
     starts = _switch_on_weeks(con, spec, origin)
     start_by_code = {i: starts[p] for i, p in enumerate(ids) if p in starts}
-    result = staggered_att(codes, week, weekly.value.astype(float).to_numpy(), start_by_code, spec.alpha)
+    clusters = None
+    if _cluster(spec) == "team":
+        # a person without a team is a cluster of their own
+        team = weekly.team.astype(object).where(weekly.team.notna(), "person:" + weekly.person_id.astype(str))
+        clusters = pd.factorize(team)[0]
+    result = staggered_att(
+        codes,
+        week,
+        weekly.value.astype(float).to_numpy(),
+        start_by_code,
+        spec.alpha,
+        cluster=clusters,
+        cluster_name="teams",
+    )
     p_value = None if not result.se else float(2 * norm.sf(abs((result.estimate or 0.0) / result.se)))
     return {
         "design": "staggered",
