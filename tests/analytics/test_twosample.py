@@ -146,3 +146,12 @@ def test_sample_ratio_statuses() -> None:
     assert sample_ratio_check(1000, 1200, 0.5, "units").status == "fail"
     assert sample_ratio_check(1000, 1130, 0.5, "units").status == "warn"
     assert sample_ratio_check(1000, 1010, 0.5, "units").status == "pass"
+
+
+def test_a_control_mean_next_to_zero_has_no_relative_lift() -> None:
+    """Found by hypothesis: a denormal control mean overflowed the delta-method variance."""
+    from paceline.analytics.twosample import relative_lift
+
+    assert relative_lift(1 / 3, 1 / 9, 5.75748698006521e-168 / 3, 1e-336, df=2.0) is None
+    assert relative_lift(0.0, 0.0, 5.75748698006521e-168 / 3, 0.0) is None  # mean_c ** 2 underflows to 0
+    assert relative_lift(1.1, 0.01, 1.0, 0.01) is not None

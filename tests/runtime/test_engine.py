@@ -111,3 +111,18 @@ def test_completed_cases_become_canonical_events_in_the_warehouse(workspace: Wor
     counts = workspace.table_counts()
     assert counts["task_events"] == 3 and counts["predictions"] == 3
     assert workspace.export_runtime_events() == 0
+
+
+def test_every_case_status_change_is_in_the_audit_chain(workspace: Workspace, rt: Runtime) -> None:
+    case, _ = rt.start("expense-check", "audited", {"amount": 10, "category": "gifts"}, "cli:op")
+    drain(rt)
+    item = ReviewQueue(rt).items()[0]
+    ReviewQueue(rt).decide(item["id"], "ann", "accept")
+    drain(rt)
+    changes = [
+        e["data"]["status"]["new"]
+        for e in reversed(workspace.audit_entries(limit=500))
+        if e["entity"] == "cases" and e["entity_id"] == case["id"] and e["action"] == "update"
+    ]
+    assert changes == ["awaiting_review", "running", "completed"]
+    assert workspace.verify_audit().ok

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from paceline.storage import lifecycle_models, runtime_models  # noqa: F401  (register their tables)
+from paceline.storage import flag_models, lifecycle_models, runtime_models  # noqa: F401  (register their tables)
 from paceline.storage.db import make_engine, migrate
 from paceline.storage.models import Base
 

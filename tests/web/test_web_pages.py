@@ -190,12 +190,12 @@ def test_home_shows_the_workspace_summary(admin: TestClient) -> None:
 
 def test_navigation_shows_only_permitted_pages(client: TestClient) -> None:
     log_in(client, "rita")
-    assert nav_labels(client.get("/").text) == ["Home", "Portfolio", "Pilots", "KPIs"]
+    assert nav_labels(client.get("/").text) == ["Home", "Portfolio", "Pilots", "KPIs", "Reviews"]
 
 
 def test_navigation_of_an_admin(admin: TestClient) -> None:
     html = admin.get("/users").text
-    assert nav_labels(html) == ["Home", "Portfolio", "Pilots", "KPIs", "Audit log", "Users"]
+    assert nav_labels(html) == ["Home", "Portfolio", "Pilots", "KPIs", "Reviews", "Audit log", "Users"]
     assert '<a href="/users" aria-current="page">Users</a>' in html
 
 
@@ -212,7 +212,15 @@ def test_unknown_page_is_an_html_404(admin: TestClient) -> None:
     assert response.status_code == 404
     assert response.headers["content-type"].startswith("text/html")
     assert "nothing at /no/such/page" in response.text
-    assert nav_labels(response.text) == ["Home", "Portfolio", "Pilots", "KPIs", "Audit log", "Users"]
+    assert nav_labels(response.text) == [
+        "Home",
+        "Portfolio",
+        "Pilots",
+        "KPIs",
+        "Reviews",
+        "Audit log",
+        "Users",
+    ]
 
 
 def test_error_page_of_a_logged_out_visitor_has_no_navigation(client: TestClient) -> None:

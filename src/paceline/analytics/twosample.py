@@ -50,12 +50,18 @@ def relative_lift(
     """``(mean_t - mean_c) / mean_c`` with the delta-method SE.
 
     ``var_t``, ``var_c`` are variances of the two means and ``cov_tc`` their covariance
-    (zero for independent arms). None when the control mean is not positive.
+    (zero for independent arms). None when the control mean is not positive, or so close to
+    zero that the ratio's variance is not a finite number (a relative lift is meaningless there).
     """
     if not mean_c > 0:
         return None
-    ratio = mean_t / mean_c
-    var = (var_t - 2 * ratio * cov_tc + ratio**2 * var_c) / mean_c**2
+    try:
+        ratio = mean_t / mean_c
+        var = (var_t - 2 * ratio * cov_tc + ratio**2 * var_c) / mean_c**2
+    except (OverflowError, ZeroDivisionError):
+        return None
+    if not (math.isfinite(ratio) and math.isfinite(var)):
+        return None
     return Estimate(ratio - 1, math.sqrt(max(var, 0.0)), df)
 
 

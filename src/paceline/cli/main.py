@@ -18,12 +18,15 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from paceline.bootstrap import Workspace
 from paceline.cli.common import Fmt, handles_errors, open_workspace
+from paceline.cli.flags import register as register_flags
 from paceline.cli.gates import register as register_gates
 from paceline.cli.kpi import kpi_app
+from paceline.cli.labels import register as register_labels
 from paceline.cli.output import emit_json, err, out, table
 from paceline.cli.pilot import pilot_app
 from paceline.cli.pilot_records import register as register_pilot_records
 from paceline.cli.program import register as register_program
+from paceline.cli.runtime import register as register_runtime
 from paceline.cli.usecases import register as register_usecases
 from paceline.domain.roles import Grant
 from paceline.errors import UsageError
@@ -46,6 +49,9 @@ app.add_typer(pilot_app, name="pilot")
 register_usecases(app)
 register_gates(app)
 register_program(app)
+register_flags(app)
+register_runtime(app)
+register_labels(app)
 
 
 @app.command()

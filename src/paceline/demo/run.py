@@ -28,6 +28,7 @@ from paceline.demo.headlines import Headline, ModelLine, headlines, models
 from paceline.demo.lifecycle import record_program
 from paceline.demo.params import FirmParams
 from paceline.demo.pilots import record_and_evaluate
+from paceline.demo.runtime import run_recent_months
 from paceline.domain.roles import Role
 from paceline.errors import Conflict, UsageError
 from paceline.services.access import operator
@@ -81,6 +82,7 @@ class DemoSummary:
     seconds: dict[str, float] = field(default_factory=dict)
     pilots: list[dict[str, Any]] = field(default_factory=list)
     program: list[dict[str, Any]] = field(default_factory=list)
+    runtime: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -222,6 +224,9 @@ def build_demo(
     tell("recording the program: use cases, gates, reviews and training")
     program = record_program(ws, ws.home / DATA_DIR)
     clock["program"] = time.perf_counter()
+    tell("running the firm's last weeks through the human-in-the-loop runtime")
+    runtime = run_recent_months(ws, seed, params, say=tell)
+    clock["runtime"] = time.perf_counter()
     check = ws.verify_audit()
     summary = DemoSummary(
         home=str(ws.home),
@@ -239,6 +244,7 @@ def build_demo(
         seconds=_durations(clock),
         pilots=pilots,
         program=program,
+        runtime=runtime,
     )
     _write_marker(ws.home, {"format": MARKER_FORMAT, "status": "ready", "summary": summary.to_dict()})
     return summary
@@ -278,5 +284,6 @@ def _durations(clock: dict[str, float]) -> dict[str, float]:
         "summary": round(now - clock["loaded"], 3),
         "pilots": round(clock["pilots"] - clock["loaded"], 3),
         "program": round(clock["program"] - clock["pilots"], 3),
+        "runtime": round(clock["runtime"] - clock["program"], 3),
         "total": round(now - clock["start"], 3),
     }

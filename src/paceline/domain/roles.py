@@ -42,10 +42,19 @@ class Action(StrEnum):
     GATE_OVERRIDE = "gate.override"  # move it although checks fail, with a written justification
     LIFECYCLE_RECORD = "lifecycle.record"  # deliverables, requirements, options, risks, reviews, figures
     TRAINING_RECORD = "training.record"  # enter or import learning records
+    CASE_START = "case.start"  # start a case of a runtime workflow (API, CLI)
+    REVIEW_DECIDE = "review.decide"  # claim and decide human-review items of a workflow's use case
 
 
 SCOPED_ACTIONS: frozenset[Action] = frozenset(
-    {Action.READ, Action.PILOT_MANAGE, Action.USECASE_MANAGE, Action.GATE_ADVANCE, Action.LIFECYCLE_RECORD}
+    {
+        Action.READ,
+        Action.PILOT_MANAGE,
+        Action.USECASE_MANAGE,
+        Action.GATE_ADVANCE,
+        Action.LIFECYCLE_RECORD,
+        Action.REVIEW_DECIDE,  # the scope is the workflow's use case
+    }
 )
 
 _EVERYONE = frozenset({Action.READ, Action.TOKEN_CREATE_OWN})
@@ -57,14 +66,14 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
     Role.ADMIN: frozenset(Action),
     Role.PROGRAM_MANAGER: _EVERYONE
     | _OWNERS
-    | {Action.USER_READ, Action.GATE_OVERRIDE, Action.TRAINING_RECORD},
+    | {Action.USER_READ, Action.GATE_OVERRIDE, Action.TRAINING_RECORD, Action.CASE_START},
     Role.BUSINESS_OWNER: _EVERYONE | _OWNERS,
-    Role.DATA_ENGINEER: _EVERYONE | {Action.INGEST, Action.LIFECYCLE_RECORD},
-    Role.ML_ENGINEER: _EVERYONE | {Action.INGEST, Action.LIFECYCLE_RECORD},
+    Role.DATA_ENGINEER: _EVERYONE | {Action.INGEST, Action.LIFECYCLE_RECORD, Action.CASE_START},
+    Role.ML_ENGINEER: _EVERYONE | {Action.INGEST, Action.LIFECYCLE_RECORD, Action.CASE_START},
     Role.SECURITY: _EVERYONE
     | {Action.AUDIT_READ, Action.AUDIT_VERIFY, Action.USER_READ, Action.LIFECYCLE_RECORD},
     Role.PEOPLE: _EVERYONE | {Action.LIFECYCLE_RECORD, Action.TRAINING_RECORD},
-    Role.REVIEWER: _EVERYONE,
+    Role.REVIEWER: _EVERYONE | {Action.REVIEW_DECIDE},
     Role.AUDITOR: _EVERYONE | {Action.AUDIT_READ, Action.AUDIT_VERIFY, Action.USER_READ},
 }
 

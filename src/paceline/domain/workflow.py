@@ -117,14 +117,15 @@ class Thresholds:
     review_lease_minutes: float = 10.0
 
 
-def route(case_id: str, suggestion: Suggestion, hits: list[RuleHit], t: Thresholds) -> Route:
+def route(sample_key: str, suggestion: Suggestion, hits: list[RuleHit], t: Thresholds) -> Route:
     """Review when a rule fired or confidence is below the mark; else auto, with a QA sample.
 
-    The sample is a hash of the case id, so a case replays to the same route after a crash.
+    The sample is a hash of *sample_key* (the workflow and the case's external id), so a case
+    replays to the same route after a crash and the same work item is sampled in every run.
     """
     if hits or suggestion.confidence < t.auto_complete:
         return Route.REVIEW
-    return Route.QA if unit_interval(f"qa|{case_id}") < t.qa_sample_rate else Route.AUTO
+    return Route.QA if unit_interval(f"qa|{sample_key}") < t.qa_sample_rate else Route.AUTO
 
 
 def unit_interval(text: str) -> float:

@@ -33,6 +33,7 @@ from paceline.domain.workflow import (
 )
 from paceline.errors import NotFound, ValidationError
 from paceline.runtime.events import case_events
+from paceline.runtime.flags import FlagService, hide_suggestion, release_key
 from paceline.runtime.registry import REGISTRY, Registry
 from paceline.storage.case_repo import CaseRepository, case_doc, iso
 from paceline.storage.db import Store
@@ -70,8 +71,10 @@ class Runtime:
         registry: Registry = REGISTRY,
         config: RuntimeConfig | None = None,
         action_urls: dict[str, str] | None = None,
+        flags: FlagService | None = None,
     ) -> None:
         self.store, self.registry = store, registry
+        self.flags = flags or FlagService(store, registry)
         self.config = config or RuntimeConfig()
         self.action_urls = action_urls or {}
 
@@ -96,6 +99,12 @@ class Runtime:
                 value=first.get("input"),
                 fix=f"GET /api/v1/workflows/{wf.name} shows the schema and an example",
             ) from None
+        with self.store.read() as session:  # a repeated trigger: no flag evaluation
+            found = CaseRepository(session).find_external(wf.name, external_id)
+            if found is not None:
+                return self._case_view(CaseRepository(session), found), False
+        case_id = str(uuid.uuid4())
+        release = self.flags.release(wf.name, case_id, clean)  # sticky: kept on the case, never re-evaluated
         with self.store.write(actor) as session:
             repo = CaseRepository(session)
             found = repo.find_external(wf.name, external_id)
@@ -103,21 +112,24 @@ class Runtime:
                 return self._case_view(repo, found), False
             now = utcnow()
             row = CaseRow(
-                id=str(uuid.uuid4()),
+                id=case_id,
                 workflow=wf.name,
                 workflow_version=wf.version,
                 external_id=external_id,
                 status=CaseStatus.RUNNING.value,
                 step=Step.TRIGGER.value,
                 payload=clean,
-                variant="baseline",
+                variant=release.variant,
                 version=0,
                 attempts=0,
                 next_run_at=now,
                 created_at=now,
                 updated_at=now,
             )
-            repo.add_case(row)
+            stored = repo.add_case(row)
+            if stored is not row:  # a concurrent trigger with this external id inserted it first
+                return self._case_view(repo, stored), False
+            self.flags.record_assignment(session, release, case_id)
             return self._case_view(repo, row), True
 
     # --- execution ---------------------------------------------------------------------
@@ -173,15 +185,21 @@ class Runtime:
         if step is Step.INFER:
             call = wf.predictor(ctx.model_variant).predict(out["extract"]["features"], ctx.case_id)
             suggestion = wf.suggest(ctx, out["extract"]["features"], call)
-            return {"suggestion": suggestion.to_dict(), "call": call.to_dict()}
+            release = self.flags.assignment(release_key(wf.name), ctx.case_id)
+            flags = [release] if release else []  # the trigger's evaluation, as feature_flag.* attributes
+            return {"suggestion": suggestion.to_dict(), "call": call.to_dict(), "feature_flags": flags}
         if step is Step.RULES:
             suggestion = _suggestion(out["infer"]["suggestion"])
             hits = wf.rules(ctx, out["extract"]["features"], suggestion)
             return {"hits": [h.to_dict() for h in hits]}
         if step is Step.ROUTE:
             hits = [RuleHit(**h) for h in out["rules"]["hits"]]
-            chosen = route(ctx.case_id, _suggestion(out["infer"]["suggestion"]), hits, wf.thresholds)
-            return {"route": chosen.value}
+            chosen = route(
+                f"{wf.name}|{ctx.external_id}", _suggestion(out["infer"]["suggestion"]), hits, wf.thresholds
+            )
+            kill = self.flags.kill(wf.name, ctx.case_id, ctx.payload)  # on: the human-only path
+            chosen = Route.REVIEW if kill.value else chosen
+            return {"route": chosen.value, "human_only": bool(kill.value), "feature_flags": [kill.attributes]}
         if step is Step.REVIEW:  # automatic (or QA-sampled) completion: the suggestion stands
             return {"final": out["infer"]["suggestion"]["output"], "decision": "auto", "by": "system"}
         if step is Step.ACT:
@@ -260,6 +278,8 @@ class Runtime:
             "external_id": ctx.external_id,
             "model": {k: ctx.outputs["infer"]["call"][k] for k in ("model", "version")},
         }
+        if ctx.outputs["route"].get("human_only"):
+            shown = hide_suggestion(shown)
         return ReviewTaskRow(
             case_id=ctx.case_id,
             workflow=wf.name,

@@ -87,7 +87,12 @@ def case_events(
                 "labeler": person,
             },
         )
-        for action in ("suggestion_shown", USAGE_ACTION.get(decided.decision or "", "")):
+        shown = (
+            ()
+            if (decided.shown or {}).get("human_only")
+            else ("suggestion_shown", USAGE_ACTION.get(decided.decision or "", ""))
+        )
+        for action in shown:
             if action:
                 yield (
                     "usage_events",

@@ -17,7 +17,7 @@ from sqlalchemy import update
 from paceline.domain.workflow import REASON_CODES, CaseStatus, Decision, Step, idempotency_key
 from paceline.errors import Conflict, NotFound, ValidationError
 from paceline.runtime.engine import Runtime, utcnow
-from paceline.storage.case_repo import CaseRepository, aware, iso
+from paceline.storage.case_repo import CaseRepository, audit_transition, aware, iso
 from paceline.storage.runtime_models import CaseRow, ReviewTaskRow, StepRunRow
 
 ESCALATED = ":escalated"
@@ -111,7 +111,7 @@ class ReviewQueue:
         now = utcnow()
         with self.runtime.store.write(f"user:{who}") as session:
             repo = CaseRepository(session)
-            row = repo.review(review_id)
+            row = repo.review(review_id, lock=True)  # a racing duplicate waits, then sees "done"
             if row is None:
                 raise NotFound(f"no review {review_id}")
             if row.status == "done":
@@ -128,6 +128,12 @@ class ReviewQueue:
             if row.status == "claimed" and row.assignee != who and lease is not None and _later(lease, now):
                 raise Conflict(f"review {review_id} is claimed by {row.assignee} until {lease.isoformat()}")
             suggested = dict(row.shown["suggestion"]["output"])  # type: ignore[index]
+            if row.shown.get("human_only") and chosen is Decision.ACCEPT:
+                raise ValidationError(
+                    "no suggestion was shown (the AI is switched off here): there is nothing to accept",
+                    field="decision",
+                    fix="give the outcome as an override with the output, or reject",
+                )
             if chosen is Decision.ESCALATE:
                 row.queue = row.queue if row.queue.endswith(ESCALATED) else row.queue + ESCALATED
                 row.status, row.assignee, row.lease_expires_at, row.escalated = (
@@ -192,6 +198,7 @@ class ReviewQueue:
         )
         if getattr(result, "rowcount", 0) != 1:
             raise Conflict(f"case {case.id} changed meanwhile; try again")
+        audit_transition(session, case.id, {"status": CaseStatus.RUNNING.value, "step": Step.ACT.value})
 
     def feedback(self, review_id: int, who: str, thumbs: str, comment: str = "") -> dict[str, Any]:
         """In-app feedback on a suggestion (thumbs up or down and a comment)."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from paceline.runtime.dispatch import Dispatcher
 from paceline.runtime.engine import Runtime
+from paceline.runtime.flags import GuardrailMonitor
 from paceline.runtime.reviews import ReviewQueue
 
 
@@ -42,6 +43,7 @@ class Worker:
         self.export, self.batch, self.idle_sleep, self.sweep_every = export, batch, idle_sleep, sweep_every
         self.dispatcher = Dispatcher(runtime)
         self.queue = ReviewQueue(runtime)
+        self.guard = GuardrailMonitor(runtime.flags)  # canary guardrails, at most once a minute
         self.stats = WorkerStats()
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -60,6 +62,7 @@ class Worker:
 
     def _housekeeping(self) -> None:
         self.queue.sweep()
+        self.guard.run_due()
         if self.export is not None:
             exported = self.export()
             with self._lock:

@@ -14,8 +14,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from paceline.storage.audit import record_event
 from paceline.storage.runtime_models import CaseRow, EventOutboxRow, OutboxRow, ReviewTaskRow, StepRunRow
 
 
@@ -26,6 +28,12 @@ def aware(value: datetime) -> datetime:
 
 def iso(value: datetime | None) -> str | None:
     return None if value is None else aware(value).isoformat()
+
+
+def audit_transition(session: Session, case_id: str, values: dict[str, Any]) -> None:
+    """One audit entry per case status change (running, awaiting_review, completed, failed)."""
+    data: dict[str, Any] = {k: {"new": values[k]} for k in ("status", "step", "error") if k in values}
+    record_event(session, "update", "cases", case_id, data)
 
 
 def _locking(session: Session, stmt: Any) -> Any:
@@ -62,9 +70,18 @@ class CaseRepository:
         stmt = select(CaseRow).where(CaseRow.workflow == workflow, CaseRow.external_id == external_id)
         return self.session.scalars(stmt).first()
 
-    def add_case(self, row: CaseRow) -> None:
-        self.session.add(row)
-        self.session.flush()
+    def add_case(self, row: CaseRow) -> CaseRow:
+        """Insert *row*, or return the case a concurrent trigger with the same external id inserted
+        first (on PostgreSQL both can pass the lookup; the unique constraint decides)."""
+        try:
+            with self.session.begin_nested():
+                self.session.add(row)
+        except IntegrityError:
+            found = self.find_external(row.workflow, row.external_id)
+            if found is None:
+                raise
+            return found
+        return row
 
     def get(self, case_id: str) -> CaseRow | None:
         return self.session.get(CaseRow, case_id)
@@ -107,9 +124,11 @@ class CaseRepository:
         result = self.session.execute(stmt)
         if getattr(result, "rowcount", 0) != 1:
             return False
-        row = self.session.get(CaseRow, case_id)
-        if row is not None:
-            self.session.refresh(row)
+        if "status" in values:  # a bulk UPDATE bypasses the row listener: log the transition itself
+            audit_transition(self.session, case_id, values)
+        row = self.session.identity_map.get(Session.identity_key(CaseRow, case_id))
+        if row is not None:  # loaded earlier in this session: reload it on next access (no extra reads)
+            self.session.expire(row)
         return True
 
     # --- journal ---------------------------------------------------------------------
@@ -130,8 +149,9 @@ class CaseRepository:
     def add_review(self, row: ReviewTaskRow) -> None:
         self.session.add(row)
 
-    def review(self, review_id: int) -> ReviewTaskRow | None:
-        return self.session.get(ReviewTaskRow, review_id)
+    def review(self, review_id: int, lock: bool = False) -> ReviewTaskRow | None:
+        """The item; with *lock*, row-locked on PostgreSQL so concurrent decisions on it queue up."""
+        return self.session.get(ReviewTaskRow, review_id, with_for_update=lock or None)
 
     def reviews(self, status: str | None, queue: str | None, limit: int) -> list[ReviewTaskRow]:
         stmt = select(ReviewTaskRow).order_by(ReviewTaskRow.due_at, ReviewTaskRow.id).limit(limit)

@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from paceline.bootstrap import Workspace
 from paceline.web import (
     api,
+    flags_api,
     kpi_api,
     kpi_pages,
     lifecycle_api,
@@ -22,6 +23,8 @@ from paceline.web import (
     pages,
     pilot_api,
     pilot_pages,
+    review_pages,
+    runtime_api,
     system,
     usecase_pages,
 )
@@ -63,8 +66,20 @@ def create_app(ws: Workspace) -> FastAPI:
     app.add_middleware(UnhandledErrorMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
-    routers = (system, api, kpi_api, pilot_api, lifecycle_api, login, pages, kpi_pages, pilot_pages)
-    for module in (*routers, lifecycle_pages, usecase_pages):
+    routers = (
+        system,
+        api,
+        kpi_api,
+        pilot_api,
+        lifecycle_api,
+        runtime_api,
+        login,
+        pages,
+        kpi_pages,
+        pilot_pages,
+    )
+    for module in (*routers, lifecycle_pages, usecase_pages, review_pages):
         app.include_router(module.router)
+    app.include_router(flags_api.router)
     app.mount(ASSETS_PATH, StaticFiles(directory=STATIC_DIR), name="assets")
     return app

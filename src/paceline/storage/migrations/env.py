@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from paceline.storage import lifecycle_models, runtime_models  # noqa: F401  (register their tables)
+from paceline.storage import flag_models, lifecycle_models, runtime_models  # noqa: F401  (register their tables)
 from paceline.storage.models import Base
 
 connection = context.config.attributes.get("connection")
