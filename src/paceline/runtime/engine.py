@@ -58,6 +58,11 @@ def action_url(workflow: str) -> str | None:
     return os.environ.get("PACELINE_ACTION_URL_" + workflow.upper().replace("-", "_")) or None
 
 
+# Steps after which the transaction commits: the model call (never repeated once it returned)
+# and the last step; the steps in between are pure or write their effects as rows of the group.
+GROUP_ENDS = frozenset({Step.INFER, Step.RECORD})
+
+
 class LeaseLost(Exception):
     """Another worker took the case over (this one stalled past its lease): stop touching it."""
 
@@ -159,22 +164,29 @@ class Runtime:
         ctx = CaseContext(case_id, case["external_id"], case["payload"], journal, case["variant"])
         version = case["version"]
         index = STEPS.index(Step(case["step"]))
+        pending: list[tuple[Step, dict[str, Any], float]] = []
         for step in STEPS[index:]:
             if step.value in journal:  # finished before a crash: replay, never re-run
                 ctx.outputs[step.value] = journal[step.value]
                 continue
             if step is Step.REVIEW and ctx.outputs[Step.ROUTE.value]["route"] == Route.REVIEW.value:
+                if pending:
+                    version = self._commit(worker, wf, ctx, pending, version)
                 self._await_review(worker, wf, ctx, version)
                 return
             started = time.perf_counter()
             try:
                 output = self._execute(wf, step, ctx)
             except Exception as exc:  # a step's own failure: recorded on the case, visible in the API
+                if pending:  # keep the work done before it
+                    version = self._commit(worker, wf, ctx, pending, version)
                 self._fail(worker, case_id, version, step, exc)
                 return
-            version = self._commit(
-                worker, wf, ctx, step, output, version, (time.perf_counter() - started) * 1000
-            )
+            ctx.outputs[step.value] = output
+            pending.append((step, output, (time.perf_counter() - started) * 1000))
+            if step in GROUP_ENDS:
+                version = self._commit(worker, wf, ctx, pending, version)
+                pending = []
 
     def _execute(self, wf: Workflow, step: Step, ctx: CaseContext) -> dict[str, Any]:
         out = ctx.outputs
@@ -213,18 +225,21 @@ class Runtime:
         worker: str,
         wf: Workflow,
         ctx: CaseContext,
-        step: Step,
-        output: dict[str, Any],
+        done_steps: list[tuple[Step, dict[str, Any], float]],
         version: int,
-        ms: float,
     ) -> int:
-        """Journal the step and move the case on, in one transaction; the new version."""
+        """Journal finished steps and move the case on, in one transaction; the new version.
+
+        Several steps share a transaction when nothing outside the database happened between
+        them (they are pure, or their side effect is a row written in this same transaction);
+        a step that calls out (the model) ends its group, so it is never repeated after a crash.
+        """
         now = utcnow()
-        nxt = STEPS.index(step) + 1
+        last = done_steps[-1][0]
+        nxt = STEPS.index(last) + 1
         done = nxt == len(STEPS)
         with self.store.write(f"worker:{worker}") as session:
             repo = CaseRepository(session)
-            key = idempotency_key(ctx.case_id, step.value, wf.version)
             values: dict[str, Any] = {
                 "step": STEPS[min(nxt, len(STEPS) - 1)].value,
                 "lease_expires_at": now + self.config.lease,
@@ -233,28 +248,42 @@ class Runtime:
                 values |= {"status": CaseStatus.COMPLETED.value, "completed_at": now, "lease_owner": None}
             if not repo.advance(ctx.case_id, worker, version, now, **values):
                 raise LeaseLost(ctx.case_id)
-            repo.add_step(
-                StepRunRow(
-                    case_id=ctx.case_id,
-                    step=step.value,
-                    idempotency_key=key,
-                    status="succeeded",
-                    output=output,
-                    worker=worker,
-                    duration_ms=ms,
-                    finished_at=now,
-                )
-            )
-            ctx.outputs[step.value] = output
-            if step is Step.ROUTE and output["route"] == Route.QA.value:
-                repo.add_review(self._review_row(wf, ctx, "qa", now))
-            if step is Step.ACT and output["action_key"]:
-                repo.add_action(self._action_row(wf, ctx, output, now))
+            for step, output, ms in done_steps:
+                self._journal(repo, wf, ctx, step, output, ms, worker, now)
             if done:
                 case = case_doc(repo.get(ctx.case_id))  # type: ignore[arg-type]
                 for table, row in case_events(wf, case, ctx.outputs, repo.reviews_of(ctx.case_id), now):
                     repo.add_event(table, row, now)
         return version + 1
+
+    def _journal(
+        self,
+        repo: CaseRepository,
+        wf: Workflow,
+        ctx: CaseContext,
+        step: Step,
+        output: dict[str, Any],
+        ms: float,
+        worker: str,
+        now: datetime,
+    ) -> None:
+        key = idempotency_key(ctx.case_id, step.value, wf.version)
+        repo.add_step(
+            StepRunRow(
+                case_id=ctx.case_id,
+                step=step.value,
+                idempotency_key=key,
+                status="succeeded",
+                output=output,
+                worker=worker,
+                duration_ms=ms,
+                finished_at=now,
+            )
+        )
+        if step is Step.ROUTE and output["route"] == Route.QA.value:
+            repo.add_review(self._review_row(wf, ctx, "qa", now))
+        if step is Step.ACT and output["action_key"]:
+            repo.add_action(self._action_row(wf, ctx, output, now))
 
     def _action_row(self, wf: Workflow, ctx: CaseContext, output: dict[str, Any], now: datetime) -> OutboxRow:
         url = self.action_urls.get(wf.name) or action_url(wf.name)
