@@ -82,6 +82,7 @@ class Runtime:
         self.flags = flags or FlagService(store, registry)
         self.config = config or RuntimeConfig()
         self.action_urls = action_urls or {}
+        self._loaded: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}  # claimed, not yet run
 
     # --- triggers --------------------------------------------------------------------
     def start(self, workflow: str, external_id: str, payload: Any, actor: str) -> tuple[dict[str, Any], bool]:
@@ -141,25 +142,39 @@ class Runtime:
     def run_due(self, worker: str, limit: int = 8) -> int:
         """Claim up to *limit* due cases and run each until it waits, completes or fails."""
         with self.store.write(f"worker:{worker}") as session:
-            claimed = [
-                (r.id, r.version)
-                for r in CaseRepository(session).claim(worker, utcnow(), self.config.lease, limit)
-            ]
-        for case_id, _version in claimed:
+            repo = CaseRepository(session)
+            rows = repo.claim(worker, utcnow(), self.config.lease, limit)
+            claimed = [r.id for r in rows]
+            for row in rows:  # read with the claim: no second transaction per case
+                fresh = row.step == Step.TRIGGER.value  # a new case has no journal yet
+                journal = {} if fresh else {s: dict(r.output) for s, r in repo.journal(row.id).items()}
+                self._loaded[row.id] = (case_doc(row), journal)
+        for case_id in claimed:
             try:
                 self._run_case(worker, case_id)
             except LeaseLost:
                 continue
+            finally:
+                self._loaded.pop(case_id, None)
         return len(claimed)
 
-    def _run_case(self, worker: str, case_id: str) -> None:
+    def _load(self, case_id: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """The case and its journal as the claim read them (else read now)."""
+        loaded = self._loaded.pop(case_id, None)
+        if loaded is not None:
+            return loaded
         with self.store.read() as session:
             repo = CaseRepository(session)
             row = repo.get(case_id)
             if row is None:
-                return
-            case = case_doc(row)
-            journal = {step: dict(run.output) for step, run in repo.journal(case_id).items()}
+                return None
+            return case_doc(row), {step: dict(run.output) for step, run in repo.journal(case_id).items()}
+
+    def _run_case(self, worker: str, case_id: str) -> None:
+        loaded = self._load(case_id)
+        if loaded is None:
+            return
+        case, journal = loaded
         wf = self.registry.get(case["workflow"])
         ctx = CaseContext(case_id, case["external_id"], case["payload"], journal, case["variant"])
         version = case["version"]
