@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from paceline.bootstrap import Workspace
 from paceline.errors import Conflict, NotFound, ValidationError
-from paceline.runtime.engine import Runtime
+from paceline.runtime.engine import Runtime, RuntimeConfig
 from paceline.runtime.registry import Registry
 from paceline.runtime.reviews import ReviewQueue
 from paceline.runtime.worker import Worker
@@ -126,3 +127,36 @@ def test_every_case_status_change_is_in_the_audit_chain(workspace: Workspace, rt
     ]
     assert changes == ["awaiting_review", "running", "completed"]
     assert workspace.verify_audit().ok
+
+
+class Flaky(ExpenseCheck):
+    """Extraction fails the first *failures* times it runs (a source system briefly down)."""
+
+    name = "flaky-expense"
+    failures = 0
+
+    def extract(self, ctx: Any) -> dict[str, Any]:
+        if type(self).failures > 0:
+            type(self).failures -= 1
+            raise ConnectionError("source system unavailable")
+        return dict(ctx.payload)
+
+
+def test_a_failing_step_is_retried_with_backoff_then_the_case_fails(workspace: Workspace) -> None:
+    registry = Registry()
+    registry.register(Flaky)
+    fast = RuntimeConfig(backoff_base_seconds=0.0, max_case_attempts=3)
+    rt = Runtime(workspace.store, registry, fast)
+    Flaky.failures = 2
+    recovers, _ = rt.start("flaky-expense", "f1", {"amount": 10, "category": "travel"}, "cli:op")
+    for _ in range(3):
+        rt.run_due("w")
+    done = rt.case(recovers["id"])
+    assert done["status"] == "completed" and done["attempts"] == 3
+    Flaky.failures = 10
+    broken, _ = rt.start("flaky-expense", "f2", {"amount": 10, "category": "travel"}, "cli:op")
+    for _ in range(5):
+        rt.run_due("w")
+    failed = rt.case(broken["id"])
+    assert failed["status"] == "failed" and failed["attempts"] == 3
+    assert failed["error"] == "extract: ConnectionError: source system unavailable"

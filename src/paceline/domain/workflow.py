@@ -134,6 +134,15 @@ def unit_interval(text: str) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
+def backoff(attempt: int, key: str, base: float, cap: float) -> float:
+    """Seconds before retry number *attempt* (1, 2, ...): base * 2^(attempt - 1), capped, ±50% jitter.
+
+    The jitter comes from *key*, so retries of many cases or actions spread out, reproducibly.
+    """
+    delay = min(cap, base * 2 ** max(attempt - 1, 0))
+    return delay * (0.5 + unit_interval(f"{key}|{attempt}"))
+
+
 def idempotency_key(case_id: str, step: str, workflow_version: str, attempt_scope: str = "") -> str:
     """The key of a step or action: stable across retries, crashes and workers."""
     raw = f"{case_id}|{step}|{workflow_version}|{attempt_scope}"

@@ -15,16 +15,10 @@ from typing import Any
 import httpx
 from sqlalchemy import update
 
-from paceline.domain.workflow import unit_interval
+from paceline.domain.workflow import backoff
 from paceline.runtime.engine import Runtime, utcnow
 from paceline.storage.case_repo import CaseRepository
 from paceline.storage.runtime_models import OutboxRow
-
-
-def backoff(attempt: int, key: str, base: float, cap: float) -> float:
-    """Seconds before retry number *attempt* (1, 2, ...): base * 2^(attempt - 1), capped, ±50% jitter."""
-    delay = min(cap, base * 2 ** max(attempt - 1, 0))
-    return delay * (0.5 + unit_interval(f"{key}|{attempt}"))
 
 
 class Dispatcher:

@@ -28,6 +28,7 @@ from paceline.domain.workflow import (
     Step,
     Suggestion,
     Workflow,
+    backoff,
     idempotency_key,
     route,
 )
@@ -49,6 +50,9 @@ class RuntimeConfig:
     lease: timedelta = timedelta(seconds=30)
     action_lease: timedelta = timedelta(seconds=30)
     max_action_attempts: int = 10
+    max_case_attempts: int = (
+        5  # a failing step is retried (with backoff) until the case was claimed this often
+    )
     backoff_base_seconds: float = 0.5
     backoff_cap_seconds: float = 300.0
 
@@ -195,7 +199,7 @@ class Runtime:
             except Exception as exc:  # a step's own failure: recorded on the case, visible in the API
                 if pending:  # keep the work done before it
                     version = self._commit(worker, wf, ctx, pending, version)
-                self._fail(worker, case_id, version, step, exc)
+                self._fail(worker, case_id, version, step, exc, case["attempts"])
                 return
             ctx.outputs[step.value] = output
             pending.append((step, output, (time.perf_counter() - started) * 1000))
@@ -351,18 +355,20 @@ class Runtime:
                 raise LeaseLost(ctx.case_id)
             repo.add_review(self._review_row(wf, ctx, "review", now))
 
-    def _fail(self, worker: str, case_id: str, version: int, step: Step, exc: Exception) -> None:
+    def _fail(
+        self, worker: str, case_id: str, version: int, step: Step, exc: Exception, attempts: int = 0
+    ) -> None:
+        """Retry the case later with backoff, or mark it failed once it used its attempts."""
+        now, error = utcnow(), f"{step.value}: {type(exc).__name__}: {exc}"[:2000]
+        values: dict[str, Any] = {"step": step.value, "error": error, "lease_owner": None}
+        if attempts < self.config.max_case_attempts:
+            cfg = self.config
+            wait = backoff(attempts, case_id, cfg.backoff_base_seconds, cfg.backoff_cap_seconds)
+            values |= {"next_run_at": now + timedelta(seconds=wait), "lease_expires_at": None}
+        else:
+            values["status"] = CaseStatus.FAILED.value
         with self.store.write(f"worker:{worker}") as session:
-            CaseRepository(session).advance(
-                case_id,
-                worker,
-                version,
-                utcnow(),
-                status=CaseStatus.FAILED.value,
-                step=step.value,
-                error=f"{step.value}: {type(exc).__name__}: {exc}"[:2000],
-                lease_owner=None,
-            )
+            CaseRepository(session).advance(case_id, worker, version, now, **values)
 
     # --- reads -------------------------------------------------------------------------
     def _case_view(self, repo: CaseRepository, row: CaseRow) -> dict[str, Any]:
