@@ -119,7 +119,9 @@ def gather(
         ReviewState(r["kind"], date.fromisoformat(r["due"]), r["completed_at"] is not None, r["outcome"])
         for r in repo.reviews(key)
     )
-    risks = tuple(RiskState(r["key"], r["title"], r["status"], _residual(r)) for r in repo.risks(key))
+    risks = tuple(
+        RiskState(r["key"], r["title"], r["status"], int(r["residual_score"])) for r in repo.risks(key)
+    )
     signoffs = repo.signoffs(key)
     return Evidence(
         use_case=uc,
@@ -145,10 +147,6 @@ def gather(
         roi=facts.roi(uc) if uc.phase is Phase.SCALE else None,
         thresholds=thresholds,
     )
-
-
-def _residual(risk: dict[str, Any]) -> int:
-    return int(risk["residual_likelihood"]) * int(risk["residual_impact"])
 
 
 class GateService:

@@ -8,6 +8,7 @@ auditors and everyone else read. Storage is reached through :class:`LifecycleRep
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
@@ -58,6 +59,13 @@ class LifecycleRepository(Protocol):
 
 
 MANAGERS = frozenset({Role.ADMIN, Role.PROGRAM_MANAGER})
+
+
+def signing_role(by: Principal, key: str, roles: Sequence[Role]) -> Role | None:
+    """The role *by* signs a checkpoint of use case *key* with: one of *roles*, else admin, else None."""
+    held = [g.role for g in by.grants if g.use_case in (None, key)]
+    fitting = [r for r in held if r in roles] or [r for r in held if r is Role.ADMIN]
+    return fitting[0] if fitting else None
 
 
 @dataclass(frozen=True)
@@ -207,16 +215,15 @@ class LifecycleService:
             raise ValidationError(
                 f"no checkpoint {check!r}", field="check", fix=f"use one of: {', '.join(CHECKPOINTS_BY_KEY)}"
             )
-        roles = [g.role for g in by.grants if g.use_case in (None, key)]
-        fitting = [r for r in roles if r in point.roles] or [r for r in roles if r is Role.ADMIN]
-        if not fitting:
+        role = signing_role(by, key, point.roles)
+        if role is None:
             need = " or ".join(r.value for r in point.roles)
             raise PermissionDenied(
                 f"{by.login} may not sign off {point.title}: it needs {need}",
                 action="gate.signoff",
                 fix=f"ask someone with the {need} role",
             )
-        return self.repo.save_signoff(key, check, by.actor, fitting[0].value, note.strip())
+        return self.repo.save_signoff(key, check, by.actor, role.value, note.strip())
 
     def revoke_sign_off(self, by: Principal, key: str, check: str) -> None:
         self.get(by, key)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from paceline.domain import portfolio, raci
 from paceline.domain.evidence import DeliverableState, RiskState, Signoff
 from paceline.domain.phases import CHECKPOINTS, DELIVERABLES, DeliverableStatus
-from paceline.domain.techselect import assess, parse_option
+from paceline.domain.techselect import TechOption, assess, parse_option
 from paceline.domain.usecases import Phase, UseCase
 
 if TYPE_CHECKING:
@@ -20,13 +20,20 @@ if TYPE_CHECKING:
 DONE, MISSING = DeliverableStatus.DONE.value, DeliverableStatus.MISSING.value
 
 
+OPTION_FIELDS = ("name", "kind", "scores", "notes", "cost")
+
+
+def stored_option(doc: dict[str, Any]) -> TechOption:
+    """An option as stored (with its selection and timestamp) back as a validated TechOption."""
+    return parse_option({k: doc[k] for k in OPTION_FIELDS})
+
+
 def assessed_options(repo: LifecycleRepository, uc: UseCase) -> list[dict[str, Any]]:
     """The use case's options, scored and ranked, each with its cost at the use case's volume."""
     stored = repo.tech_options(uc.key)
     if not stored:
         return []
-    fields = ("name", "kind", "scores", "notes", "cost")
-    options = {doc["name"]: parse_option({k: doc[k] for k in fields}) for doc in stored}
+    options = {doc["name"]: stored_option(doc) for doc in stored}
     selected = {doc["name"] for doc in stored if doc["selected"]}
     out = []
     for score in assess(options.values()):

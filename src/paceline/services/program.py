@@ -21,7 +21,7 @@ from paceline.errors import NotFound, ValidationError
 from paceline.services.access import Principal
 from paceline.services.gate_service import GateService
 from paceline.services.lifecycle import LifecycleRepository, LifecycleService
-from paceline.services.lifecycle_records import assessed_options
+from paceline.services.lifecycle_records import assessed_options, stored_option
 from paceline.services.parsing import parse_choice
 from paceline.services.program_facts import ProgramFacts
 from paceline.services.training import training_summary
@@ -106,8 +106,7 @@ class ProgramService:
                 f"no option {name!r} for {key}", fix=f"assessed: {', '.join(stored) or 'none yet'}"
             )
         self.repo.select_tech_option(key, name)
-        fields = ("name", "kind", "scores", "notes", "cost")
-        updated = replace(uc, value=apply_cost(uc.value, parse_option({k: stored[name][k] for k in fields})))
+        updated = replace(uc, value=apply_cost(uc.value, stored_option(stored[name])))
         self.repo.save_use_case(updated, by.actor)
         return updated.to_dict()
 

@@ -22,6 +22,7 @@ from paceline.domain.usecases import Phase
 from paceline.errors import PacelineError, ValidationError
 from paceline.services.access import Principal
 from paceline.services.gate_service import MIN_JUSTIFICATION
+from paceline.services.lifecycle import signing_role
 from paceline.services.parsing import parse_date
 from paceline.web import charts
 from paceline.web.auth import form_session, page_principal, workspace
@@ -52,9 +53,8 @@ DONE = {
 
 
 def may_sign(principal: Principal, key: str, roles: list[str]) -> bool:
-    """Whether *principal* holds one of a checkpoint's *roles* (or admin) for use case *key*."""
-    held = [g.role for g in principal.grants if g.use_case in (None, key)]
-    return any(r.value in roles for r in held) or Role.ADMIN in held
+    """Whether *principal* may sign a checkpoint with these *roles* (the library's rule)."""
+    return signing_role(principal, key, [Role(r) for r in roles]) is not None
 
 
 def _raci(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
