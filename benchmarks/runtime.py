@@ -3,6 +3,7 @@
 Usage:
     python benchmarks/runtime.py [--cases 1000] [--runs 3] [--review-share 0.1]
         [--postgres-url URL | --start-postgres] [--only sqlite|postgresql|api|profile ...]
+        [--profile-postgres]
 
 Throughput: *cases* cases of the test workflow (``tests/runtime/flows.py``: four workflow
 steps — extract, infer, rules, act — inside the engine's eight journaled steps; a share of
@@ -22,7 +23,8 @@ client that claims an item (``POST /api/v1/reviews/claim``) and accepts it
 (``POST /api/v1/reviews/{id}/decision``) until the queue is empty — once with a think time
 (uniform 0.5-1.5 s before each call, people reading) and once back to back (saturation).
 
-Profile: the SQLite path in one process under cProfile, with the SQL statements per case.
+Profile: one worker's path in one process under cProfile (SQLite; PostgreSQL with
+``--profile-postgres``), with the SQL statements per case.
 """
 
 from __future__ import annotations
@@ -214,8 +216,7 @@ def reviewer(rt: Runtime, stop: threading.Event, decided: list[int]) -> None:
 def throughput_run(url: str, cases: int, workers: int, review_share: float) -> dict[str, float]:
     store = Store.open(url)
     rt = Runtime(store, registry())
-    for i in range(cases):
-        rt.start("expense-check", f"b{i}", payload(i, review_share), "bench")
+    rt.start_many("expense-check", [(f"b{i}", payload(i, review_share)) for i in range(cases)], "bench")
     with store.write("bench") as session:  # held until the workers are up
         session.execute(update(CaseRow).values(next_run_at=FAR))
     procs: list[subprocess.Popen[str]] = []
@@ -270,13 +271,13 @@ def throughput(name: str, make_db: Callable[[], Any], args: argparse.Namespace, 
 
 
 # --- where the time goes --------------------------------------------------------------------------
-def profile(cases: int, review_share: float) -> None:
-    """The SQLite path in one process under cProfile, with the SQL statements counted by kind."""
-    with sqlite_db() as url, Receiver() as rx:
+def profile(cases: int, review_share: float, make_db: Callable[[], Any] = sqlite_db) -> None:
+    """One worker's path in one process under cProfile (SQLite, or the PostgreSQL server with
+    ``--profile-postgres``), with the SQL statements counted by kind."""
+    with make_db() as url, Receiver() as rx:
         store = Store.open(url)
         rt = Runtime(store, registry(), action_urls={"expense-check": rx.url})
-        for i in range(cases):
-            rt.start("expense-check", f"p{i}", payload(i, review_share), "bench")
+        rt.start_many("expense-check", [(f"p{i}", payload(i, review_share)) for i in range(cases)], "bench")
         statements: Counter[str] = Counter()
 
         @event.listens_for(store.engine, "before_cursor_execute")
@@ -307,7 +308,8 @@ def profile(cases: int, review_share: float) -> None:
         seconds = time.perf_counter() - t0
         dispatcher.close()
         store.dispose()
-    print(f"\nprofile: {cases} cases on SQLite in one process, {cases / seconds:.1f} cases/s under cProfile")
+    rate = cases / seconds
+    print(f"\nprofile: {cases} cases on {store.dialect} in one process, {rate:.1f} cases/s under cProfile")
     print("SQL per case: " + ", ".join(f"{k} {n / cases:.1f}" for k, n in statements.most_common()))
     for order, pattern, limit in (
         (
@@ -485,6 +487,9 @@ def main() -> None:
         help="start a PostgreSQL server with its default durability even when a URL is set",
     )
     parser.add_argument("--api-postgres", action="store_true", help="also serve the review API on PostgreSQL")
+    parser.add_argument(
+        "--profile-postgres", action="store_true", help="profile on PostgreSQL instead of SQLite"
+    )
     parser.add_argument("--reviewers", type=int, default=50)
     parser.add_argument("--items-per-reviewer", type=int, default=6)
     parser.add_argument("--only", choices=["sqlite", "postgresql", "api", "profile"], action="append")
@@ -504,7 +509,7 @@ def main() -> None:
         print(f"{'':34} {goal['sqlite']}")
     with ExitStack() as stack:
         server: str | None = None
-        if "postgresql" in only or args.api_postgres:
+        if "postgresql" in only or args.api_postgres or ("profile" in only and args.profile_postgres):
             server = args.postgres_url
             if args.start_postgres or not server:
                 server = stack.enter_context(own_postgres())
@@ -518,7 +523,9 @@ def main() -> None:
             if args.api_postgres and server:
                 review_latency(args, f"PostgreSQL {durability(server)}", partial(postgres_db, server))
             print(f"{'':34} goal: review API p99 < 50 ms")
-    if "profile" in only:
+        if "profile" in only and args.profile_postgres and server:
+            profile(min(args.cases, 500), args.review_share, partial(postgres_db, server))
+    if "profile" in only and not args.profile_postgres:
         profile(min(args.cases, 500), args.review_share)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from paceline.analytics.drift import ColumnDrift, DriftPolicy, DriftReport
 from paceline.analytics.result import PilotResult
 from paceline.bootstrap import Workspace
 from paceline.domain.audit_chain import ChainCheck
@@ -29,6 +30,7 @@ from paceline.errors import (
     ValidationError,
     WorkspaceNotFound,
 )
+from paceline.services.drift import drift
 from paceline.services.pilot_data import evaluate_pilot
 from paceline.settings import Settings
 from paceline.storage.ingest import IngestReport
@@ -43,7 +45,10 @@ __all__ = [
     "AuthenticationError",
     "ChainCheck",
     "CheckFailed",
+    "ColumnDrift",
     "Conflict",
+    "DriftPolicy",
+    "DriftReport",
     "IngestReport",
     "NotFound",
     "PacelineError",
@@ -57,5 +62,6 @@ __all__ = [
     "Workspace",
     "WorkspaceNotFound",
     "__version__",
+    "drift",
     "evaluate_pilot",
 ]

@@ -11,43 +11,89 @@ import json
 import os
 import secrets
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import httpx
+
+from paceline.analytics.drift import DriftPolicy, DriftReport
+from paceline.domain.alerts import Reading
 from paceline.domain.audit_chain import ChainCheck, verify_chain
+from paceline.domain.audit_formats import AuditRecord
+from paceline.domain.compliance_score import IncidentFact
+from paceline.domain.compliance_score import Thresholds as ScoreThresholds
 from paceline.domain.kpis import Grain, Stat
 from paceline.domain.privacy import pseudonymise
+from paceline.domain.redaction import Redactor, is_sensitive
 from paceline.domain.roles import Action
 from paceline.domain.tables import TABLES
-from paceline.errors import PermissionDenied, ValidationError, WorkspaceNotFound
+from paceline.errors import NotFound, PermissionDenied, ValidationError, WorkspaceNotFound
+from paceline.runtime import privacy
 from paceline.runtime.engine import Runtime
 from paceline.runtime.export import export_events
 from paceline.runtime.registry import REGISTRY
-from paceline.services.access import AccessService, Principal, operator
+from paceline.services.access import AccessService, Principal, operator, require_certified
+from paceline.services.alert_channels import (
+    DeliveryReport,
+    NotificationDispatcher,
+    SmtpSettings,
+    global_channels,
+    senders,
+)
+from paceline.services.alerting import AlertService
+from paceline.services.audit_checkpoints import CheckpointService
+from paceline.services.audit_export import AuditExportService, ExportOptions
+from paceline.services.compliance import ComplianceService, compliance_evidence, incident_facts
 from paceline.services.dashboard import overview
+from paceline.services.drift_windows import WindowRequest, model_use_cases, monitor_drift, parse_every
+from paceline.services.enablement import EnablementService
+from paceline.services.enablement_network import NetworkService
+from paceline.services.evidence import EvidenceSources
 from paceline.services.gate_service import GateService
+from paceline.services.governance import GovernanceService
+from paceline.services.incidents import IncidentService
 from paceline.services.kpi import KpiResult, compute_many, definition
 from paceline.services.kpi_explain import Comparison, Explanation, Sides, compare, explain
 from paceline.services.kpi_frames import KpiQuery
 from paceline.services.lifecycle import LifecycleService
+from paceline.services.model_performance import performance_report
+from paceline.services.model_readings import ModelReadings, WatchedModel
+from paceline.services.model_registry import ModelRegistryService
+from paceline.services.model_tiles import drift_summary
+from paceline.services.monitor_readings import MonitorReadings
+from paceline.services.oidc import OidcClient, OidcConfig
 from paceline.services.parsing import parse_choice, parse_date
 from paceline.services.pilot_eval import evaluate_recorded
 from paceline.services.pilot_plan import plan_pilot
 from paceline.services.pilots import PilotService
 from paceline.services.program import ProgramService
 from paceline.services.program_facts import ProgramFacts
+from paceline.services.retention import RetentionService
 from paceline.services.training import TrainingReport, record_training
+from paceline.services.training_outcomes import OUTCOME_KPIS
+from paceline.services.training_outcomes import estimate as outcome_estimate
 from paceline.settings import SETTINGS_FILE, Settings, load_settings
 from paceline.storage import audit, records
 from paceline.storage.access_repo import SqlAccessRepository
+from paceline.storage.alert_repo import SqlAlertRepository, SqlIncidentRepository, SqlRuntimeFigures
+from paceline.storage.audit_export_repo import (
+    EntryFilter,
+    SqlAuditExportStore,
+    SqlChainReader,
+    record_checkpoint,
+    search_entries,
+)
 from paceline.storage.db import Store
+from paceline.storage.enablement_repo import SqlEnablementRepository
+from paceline.storage.governance_repo import SqlGovernanceRepository, SqlRetentionJobs, use_case_categories
 from paceline.storage.ingest import IngestReport, Progress, ingest_files
 from paceline.storage.kpi_cache import ResultCache, generation
 from paceline.storage.lifecycle_repo import SqlLifecycleRepository
+from paceline.storage.model_repo import SqlModelRepository, review_decisions
 from paceline.storage.models import IngestRun
 from paceline.storage.pilot_repo import SqlPilotRepository
 from paceline.storage.warehouse import Warehouse
@@ -67,6 +113,14 @@ class _ScopedSource:
 
     def use_cases(self) -> list[str]:
         return [u for u in self.ws.use_cases() if self.who.can(Action.READ, u)]
+
+    def compliance_scores(self, scopes: Sequence[str | None]) -> dict[str | None, dict[str, Any]]:
+        """KPI 8 of each scope that is in the inventory (the program for a global principal)."""
+        return self.ws.compliance_scores(scopes, self.who)
+
+    def model_monitoring(self, use_cases: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+        """KPI 7: the production models of these use cases with their cached performance and drift."""
+        return self.ws.model_monitoring(use_cases, self.who)
 
     def ai_start_dates(self) -> dict[str, date]:
         return self.ws.ai_start_dates()
@@ -108,6 +162,7 @@ class Workspace:
         self.warehouse.ensure_layout()
         self._local = threading.local()
         self.kpi_cache = ResultCache(self.home / "cache" / "kpi")
+        privacy.install(self.store, self._privacy())
 
     @classmethod
     def init(cls, path: str | Path | None = None, **settings: Any) -> Workspace:
@@ -172,18 +227,247 @@ class Workspace:
             yield LifecycleService(SqlLifecycleRepository(session))
 
     @contextmanager
+    def alerts(self, by: Principal | None = None, *, readonly: bool = False) -> Iterator[AlertService]:
+        """Alert rules and alerts, in one audited transaction (or read-only)."""
+        defaults = global_channels(self.settings.alert_webhook_url, self.settings.alert_email_to)
+        with self._session(by, readonly) as session:
+            yield AlertService(SqlAlertRepository(session), defaults)
+
+    @contextmanager
+    def incidents(
+        self,
+        by: Principal | None = None,
+        *,
+        readonly: bool = False,
+        clock: Callable[[], datetime] | None = None,
+    ) -> Iterator[IncidentService]:
+        """Incidents with their timelines and linked alerts, in one audited transaction (or read-only).
+
+        *clock* dates the changes (the demo replays its incident at the firm's own dates)."""
+        with self._session(by, readonly) as session:
+            repo = SqlIncidentRepository(session)
+            yield IncidentService(repo, clock) if clock else IncidentService(repo)
+
+    def evaluate_alerts(
+        self,
+        by: Principal | None = None,
+        readings: Sequence[Reading] = (),
+        *,
+        compute: bool = True,
+        notify: bool = True,
+        now: datetime | None = None,
+    ) -> dict[str, Any]:
+        """``alert evaluate``: the readings Paceline computes (with *compute*) plus *readings*, judged
+        by the enabled rules; then (with *notify*) the due notifications are sent."""
+        principal, at = by or operator(), now or datetime.now(UTC)
+        with self.alerts(principal, readonly=True) as alerts:
+            rules = alerts.enabled_rules(principal)
+        computed = self.monitor_readings().readings(rules, at) if compute else []
+        computed += self.model_readings(principal).readings(rules, at) if compute else []
+        with self.alerts(principal) as alerts:
+            result = alerts.evaluate(principal, [*computed, *readings], at).to_dict()
+        result["delivery"] = self.deliver_notifications().to_dict() if notify else None
+        return result
+
+    def model_readings(self, who: Principal | None = None) -> ModelReadings:
+        """Drift and performance readings of the models with a production version."""
+        principal = who or operator()
+        with self.models(readonly=True) as registry:
+            watched = [
+                WatchedModel(m["name"], m["use_case"]) for m in registry.list(principal) if m["production"]
+            ]
+
+        def drift_of(model: str, days: tuple[date, date]) -> DriftReport:
+            return self.drift_windows(model, current=days, who=principal)[0]
+
+        def performance_of(model: str, first: date, last: date) -> dict[str, Any]:
+            return self.model_performance(model, principal, grain="total", since=first, until=last)
+
+        return ModelReadings(watched, drift_of, performance_of)
+
+    def monitor_readings(self) -> MonitorReadings:
+        """The readings of the runtime (operational store) and of the predictions (warehouse)."""
+
+        @contextmanager
+        def figures() -> Iterator[SqlRuntimeFigures]:
+            with self.store.read() as session:
+                yield SqlRuntimeFigures(session)
+
+        def use_case_of(workflow: str) -> str | None:
+            try:
+                return REGISTRY.get(workflow).use_case or None
+            except NotFound:
+                return None
+
+        return MonitorReadings(figures, self.warehouse_connection, use_case_of)
+
+    def deliver_notifications(self, batch: int = 100) -> DeliveryReport:
+        """Send the due alert notifications (webhook, e-mail) with retries; see docs/monitoring.md."""
+        s = self.settings
+        smtp = SmtpSettings(
+            s.smtp_host, s.smtp_port, s.smtp_user, s.smtp_password, s.smtp_starttls, s.smtp_from,
+            s.notify_timeout_seconds,
+        )  # fmt: skip
+
+        @contextmanager
+        def outbox() -> Iterator[SqlAlertRepository]:
+            with self.store.write("system:notifier") as session:
+                yield SqlAlertRepository(session)
+
+        with httpx.Client(timeout=s.notify_timeout_seconds) as client:
+            dispatcher = NotificationDispatcher(
+                outbox, senders(smtp, client), s.notify_max_attempts, s.notify_backoff_seconds
+            )
+            return dispatcher.deliver_due(batch)
+
+    @contextmanager
+    def models(
+        self, by: Principal | None = None, *, readonly: bool = False
+    ) -> Iterator[ModelRegistryService]:
+        """The model registry (versions, stages, approvals, cards, schedules), in one audited transaction."""
+        with self._session(by, readonly) as session:
+            yield ModelRegistryService(SqlModelRepository(session))
+
+    def model_performance(self, model: str, who: Principal | None = None, **options: Any) -> dict[str, Any]:
+        """Realized and estimated performance of *model* per period and segment, and its override rate.
+
+        *options*: grain, segment, since, until, bins, exact_auc (and task/positive for an
+        unregistered model); see :func:`paceline.services.model_performance.parse_query`.
+        """
+        principal = who or operator()
+        with self.models(readonly=True) as registry:
+            registered = registry.find(principal, model)
+
+        def decisions(since: Any, until: Any) -> list[dict[str, Any]]:
+            with self.store.read() as session:
+                return review_decisions(session, model, since, until)
+
+        def cached(key: str, compute: Any) -> dict[str, Any]:
+            data = generation(self.warehouse, ("predictions", "labels"))
+            return self.kpi_cache.get_or_compute(f"model-performance|{key}|{data}", compute)
+
+        con = self.warehouse_connection()
+        return performance_report(con, principal, model, registered, decisions, cached, options)
+
+    @contextmanager
     def gates(self, by: Principal | None = None, *, readonly: bool = False) -> Iterator[GateService]:
         """Gate checks on evidence from the records, the warehouse and the pilot engine."""
         principal = by or operator()
         with self._session(principal, readonly) as session:
-            yield GateService(SqlLifecycleRepository(session), self.program_facts(principal))
+            compliance = self._compliance(self._governance(session))
+            yield GateService(
+                SqlLifecycleRepository(session),
+                self.program_facts(principal),
+                compliance=lambda uc, day: compliance_evidence(compliance, principal, uc.key, day),
+                enablement=self._enablement(session),
+            )
 
     @contextmanager
     def program(self, by: Principal | None = None, *, readonly: bool = False) -> Iterator[ProgramService]:
         """Portfolio, assessments, risks, reviews, ROI and the use-case page (with its gate)."""
         principal = by or operator()
         with self._session(principal, readonly) as session:
-            yield ProgramService(SqlLifecycleRepository(session), self.program_facts(principal))
+            program = ProgramService(SqlLifecycleRepository(session), self.program_facts(principal))
+            program.gates.enablement = self._enablement(session)
+            yield program
+
+    def redactor(self) -> Redactor:
+        """The redaction of personal data set up in this workspace's settings."""
+        return Redactor.build(self.settings.redaction_names, self.settings.redaction_patterns)
+
+    def _sensitive_use_case(self, conn: Any, workflow: str) -> str | None:
+        """The use case of *workflow* when it handles health or biometric data."""
+        if workflow not in REGISTRY.names():
+            return None
+        key = REGISTRY.get(workflow).use_case
+        categories = use_case_categories(conn, key)
+        return key if categories is not None and is_sensitive(categories) else None
+
+    def _privacy(self) -> privacy.Privacy:
+        redactor = self.redactor()
+
+        def redactor_for(conn: Any, workflow: str) -> Redactor | None:
+            return redactor if self._sensitive_use_case(conn, workflow) else None
+
+        def gate(session: Any, login: str, workflow: str) -> None:
+            key = self._sensitive_use_case(session, workflow)
+            if key is None:
+                return
+            user = SqlAccessRepository(session).get_user(login)
+            if user is None:  # not a Paceline user: the workspace operator acting through the library
+                return
+            grants = user.grants if user.active else ()
+            person = pseudonymise(self.secret, login)
+            done = [
+                date.fromisoformat(r["completed_on"])
+                for r in SqlLifecycleRepository(session).training_records(key)
+                if r["person_id"] == person
+                and r["completed_on"]
+                and (r["score"] is None or r["pass_mark"] is None or r["score"] >= r["pass_mark"])
+            ]
+            valid = self.settings.certification_valid_days
+            require_certified(login, grants, key, done, date.today(), valid)
+
+        return privacy.Privacy(redactor_for, gate)
+
+    @contextmanager
+    def governance(
+        self, by: Principal | None = None, *, readonly: bool = False
+    ) -> Iterator[GovernanceService]:
+        """Frameworks, controls, evidence, findings and management reviews (one audited transaction)."""
+        with self._session(by, readonly) as session:
+            yield self._governance(session)
+
+    @contextmanager
+    def compliance(self, by: Principal | None = None) -> Iterator[ComplianceService]:
+        """The compliance & risk score (KPI 8), read-only."""
+        with self.store.read() as session:
+            yield self._compliance(self._governance(session))
+
+    @contextmanager
+    def retention(self, by: Principal | None = None, *, readonly: bool = False) -> Iterator[RetentionService]:
+        """Retention policies and the deletion job, in one audited transaction (or read-only)."""
+        with self._session(by, readonly) as session:
+            yield RetentionService(SqlGovernanceRepository(session), SqlRetentionJobs(session))
+
+    def _governance(self, session: Any) -> GovernanceService:
+        extra = {
+            "alerts": SqlAlertRepository(session),
+            "incidents": SqlIncidentRepository(session),
+            "models": SqlModelRepository(session),
+        }
+        sources = EvidenceSources(
+            SqlLifecycleRepository(session),
+            SqlGovernanceRepository(session),
+            {name: REGISTRY.get(name).use_case for name in REGISTRY.names()},
+            extra,
+        )
+        repo = SqlGovernanceRepository(session)
+        limit, k = self.settings.evidence_max_bytes, self.settings.min_group_size
+        return GovernanceService(repo, sources, self.home / "evidence", limit, k)
+
+    def _compliance(self, governance: GovernanceService) -> ComplianceService:
+        limits = ScoreThresholds(self.settings.compliance_red_below, self.settings.compliance_amber_below)
+        repo = governance.sources.extra["incidents"]
+
+        def incidents(use_case: str | None) -> list[IncidentFact]:
+            return incident_facts(repo.list_incidents(use_case=use_case, limit=100_000))
+
+        return ComplianceService(governance, limits, incidents)
+
+    def compliance_scores(
+        self, scopes: Sequence[str | None], who: Principal | None = None
+    ) -> dict[str | None, dict[str, Any]]:
+        """KPI 8 with its trend for each scope: a use case in the inventory, or ``None`` (the program)."""
+        principal = who or operator()
+        today = date.today()
+        with self.compliance(principal) as comp:
+            known = {u.key for u in comp.gov.readable_use_cases(principal)}
+            return {
+                scope: comp.score(principal, scope, today)
+                for scope in scopes
+                if (scope is None and principal.is_global) or scope in known
+            }
 
     def program_facts(self, who: Principal | None = None) -> ProgramFacts:
         """Warehouse and pilot figures as *who* may see them (KPIs and verdicts from the cache)."""
@@ -200,6 +484,66 @@ class Workspace:
             lambda name: self.evaluate_recorded_pilot(name, principal, record=False),
             self.ai_start_dates,
         )
+
+    def _enablement(self, session: Any) -> EnablementService:
+        return EnablementService(
+            SqlEnablementRepository(session),
+            SqlLifecycleRepository(session),
+            self.warehouse_connection,
+            lambda p: pseudonymise(self.secret, p),
+            self.settings.min_group_size,
+        )
+
+    @contextmanager
+    def enablement(
+        self, by: Principal | None = None, *, readonly: bool = False
+    ) -> Iterator[EnablementService]:
+        """Curricula, learning records and the competency matrix, in one audited transaction."""
+        with self._session(by, readonly) as session:
+            yield self._enablement(session)
+
+    @contextmanager
+    def enablement_network(
+        self, by: Principal | None = None, *, readonly: bool = False
+    ) -> Iterator[NetworkService]:
+        """Champions, team goals, frontline review sessions and the change log."""
+        with self._session(by, readonly) as session:
+            lifecycle = SqlLifecycleRepository(session)
+
+            def phase_of(key: str) -> Any:
+                found = lifecycle.get_use_case(key)
+                return found[0].phase if found else None
+
+            yield NetworkService(
+                SqlEnablementRepository(session),
+                self.warehouse_connection,
+                self.run_kpi,
+                lambda p: pseudonymise(self.secret, p),
+                phase_of,
+                self.settings.min_group_size,
+            )
+
+    def training_outcomes(
+        self, use_case: str, kpis: Sequence[str] = OUTCOME_KPIS, who: Principal | None = None
+    ) -> dict[str, Any]:
+        """Trained vs not-yet-trained people of *use_case*, per KPI (docs/enablement.md); cached."""
+        principal = who or operator()
+        principal.require(Action.READ, use_case)
+        with self.enablement(readonly=True) as service:
+            trained = service.trained_on(use_case)
+        marks = sorted((p, d.isoformat()) for p, d in trained.items())
+        stamp = generation(self.warehouse, ("task_events", "people", "assignments", "usage_events"))
+        key = f"training_outcomes|{use_case}|{','.join(kpis)}|{json.dumps(marks)}|{stamp}"
+        k = self.settings.min_group_size
+
+        def compute() -> dict[str, Any]:
+            con = self.warehouse_connection()
+            return {
+                "use_case": use_case,
+                "outcomes": [outcome_estimate(con, use_case, x, trained, k) for x in kpis],
+            }
+
+        return dict(self.kpi_cache.get_or_compute(key, compute))
 
     def record_training(
         self, rows: Iterable[dict[str, Any]], source: str, by: Principal | None = None
@@ -348,6 +692,64 @@ class Workspace:
             head = audit.chain_head(session)
             return verify_chain(audit.chain_entries(session), head)
 
+    def audit_export(self) -> AuditExportService:
+        """The SIEM exporter (OCSF JSON Lines, CEF, RFC 5424) with its cursors in the store."""
+        from importlib.metadata import PackageNotFoundError, version
+        from socket import gethostname
+
+        try:
+            product_version = version("paceline")
+        except PackageNotFoundError:
+            product_version = "0+unknown"
+        options = ExportOptions(
+            self.settings.audit_export_hostname or gethostname(),
+            product_version,
+            self.settings.audit_export_hec_token,
+            self.settings.audit_export_timeout_seconds,
+            self.settings.audit_export_batch,
+        )
+        return AuditExportService(SqlAuditExportStore(self.store), self.audit_pseudonym, options)
+
+    def audit_export_range(self, after: int, limit: int, who: Principal | None = None) -> list[AuditRecord]:
+        """Entries with ``seq > after`` in chain order, for a download (no cursor moves)."""
+        (who or operator()).require(Action.AUDIT_EXPORT)
+        return SqlAuditExportStore(self.store).entries_after(after, limit)
+
+    @cached_property
+    def oidc(self) -> OidcClient | None:
+        """The single sign-on client when ``oidc_issuer`` and ``oidc_client_id`` are set (docs/sso.md)."""
+        s = self.settings
+        if not (s.oidc_issuer and s.oidc_client_id):
+            return None
+        config = OidcConfig(
+            s.oidc_issuer, s.oidc_client_id, s.oidc_client_secret, s.oidc_scopes,
+            s.oidc_login_claim, s.oidc_role_claim, dict(s.oidc_role_map), s.oidc_default_role,
+        )
+        return OidcClient(config)
+
+    def audit_pseudonym(self, value: str) -> str:
+        """The keyed pseudonym of a login, address or free text in exported audit events."""
+        return pseudonymise(self.secret + b"|audit-export", value)
+
+    def audit_checkpoints(self) -> CheckpointService:
+        """Signed checkpoints of the chain head, with the key pair in ``<home>/audit``."""
+        return CheckpointService(
+            SqlChainReader(self.store),
+            self.home / "audit",
+            lambda actor, checkpoint: record_checkpoint(self.store, actor, checkpoint),
+        )
+
+    def search_audit(
+        self, where: EntryFilter, limit: int = 100, who: Principal | None = None
+    ) -> list[AuditRecord]:
+        """The newest entries matching *where* (actor, action, entity, date range), newest first."""
+        (who or operator()).require(Action.AUDIT_READ)
+        for name in ("since", "until"):
+            value = getattr(where, name)
+            if value:
+                parse_date(value[:10], name)
+        return search_entries(self.store, where, limit)
+
     def kpi(
         self,
         kpi: str,
@@ -397,6 +799,81 @@ class Workspace:
     def kpi_explain(self, kpi: str, sides: Sides, dim: str, **options: Any) -> Explanation:
         """Where a KPI change comes from: rate and mix effects per segment of *dim*."""
         return explain(self.run_kpi, self._kpi_query(kpi, **options), sides, dim)
+
+    def drift_windows(
+        self,
+        model: str,
+        *,
+        reference: tuple[date | str, date | str] | None = None,
+        current: tuple[date | str, date | str] | None = None,
+        every: str | timedelta = "7d",
+        features: Sequence[str] | None = None,
+        categorical: Sequence[str] = (),
+        version: str | None = None,
+        policy: DriftPolicy | None = None,
+        who: Principal | None = None,
+    ) -> list[DriftReport]:
+        """Drift of a model's features, predictions and scores: one report per current window.
+
+        Days are UTC with both ends included. By default the reference is the model's first
+        28 days and the current windows are the consecutive *every* after it.
+        """
+        principal = who or operator()
+        con = self.warehouse_connection()
+        use_cases: list[str | None] = [*model_use_cases(con, model)] or [None]
+        for use_case in use_cases:
+            principal.require(Action.READ, use_case)
+        request = WindowRequest(reference, current, every)
+        return monitor_drift(
+            con, model, request, policy, features=features, categorical=categorical, version=version
+        )
+
+    def model_drift(self, model: str, who: Principal | None = None, every: str = "7d") -> dict[str, Any]:
+        """Drift of *model* per rolling window against its reference window (its first 28 days),
+        as JSON (see :func:`paceline.services.model_tiles.drift_summary`), cached while the
+        predictions are unchanged; ``note`` says why there are no windows when there are none."""
+        principal = who or operator()
+        step = parse_every(every)
+        data = generation(self.warehouse, ("predictions",))
+        key = f"model-drift|{model}|{int(step.total_seconds())}|{data}"
+
+        def compute() -> dict[str, Any]:
+            use_cases = model_use_cases(self.warehouse_connection(), model)
+            try:
+                reports = self.drift_windows(model, every=step, who=principal)
+            except (NotFound, ValidationError) as exc:
+                return {"use_cases": use_cases, "reference": {}, "windows": [], "note": exc.message}
+            return {"use_cases": use_cases, **drift_summary(reports), "note": None}
+
+        doc = dict(self.kpi_cache.get_or_compute(key, compute))
+        for use_case in doc["use_cases"] or [None]:
+            principal.require(Action.READ, use_case)
+        return doc
+
+    def model_monitoring(
+        self, use_cases: Sequence[str], who: Principal | None = None
+    ) -> dict[str, list[dict[str, Any]]]:
+        """Per use case, its models with a production version, their weekly performance per
+        version and their drift (KPI 7 of the overview; both cached)."""
+        principal = who or operator()
+        with self.models(readonly=True) as registry:
+            found = [m for m in registry.list(principal) if m["use_case"] in use_cases and m["production"]]
+        out: dict[str, list[dict[str, Any]]] = {}
+        for m in found:
+            drift = self.model_drift(m["name"], principal)
+            out.setdefault(m["use_case"], []).append(
+                {
+                    "model": m["name"],
+                    "title": m["title"],
+                    "production": m["production"],
+                    "performance": self.model_performance(
+                        m["name"], principal, grain="week", segment="model_version"
+                    ),
+                    "drift": drift if drift["windows"] else None,
+                    "drift_note": drift["note"],
+                }
+            )
+        return out
 
     def use_cases(self) -> list[str]:
         """Use cases that appear in the event data (tasks, assignments, usage)."""

@@ -36,6 +36,35 @@ class Settings(BaseSettings):
     ingest_batch_rows: int = Field(default=1_000_000, ge=1)
     session_max_age_seconds: int = Field(default=8 * 3600, ge=60)
     secure_cookies: bool = False
+    audit_export_hostname: str | None = None
+    audit_export_hec_token: str | None = None
+    audit_export_timeout_seconds: float = Field(default=10.0, gt=0)
+    audit_export_batch: int = Field(default=500, ge=1)
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_user: str | None = None
+    smtp_password: str | None = Field(default=None, repr=False)
+    smtp_starttls: bool = False
+    smtp_from: str = "paceline@localhost"
+    alert_webhook_url: str | None = None
+    alert_email_to: str | None = None
+    notify_timeout_seconds: float = Field(default=10.0, gt=0)
+    notify_max_attempts: int = Field(default=5, ge=1)
+    notify_backoff_seconds: float = Field(default=30.0, ge=0)
+    compliance_red_below: float = Field(default=70.0, ge=0, le=100)
+    compliance_amber_below: float = Field(default=85.0, ge=0, le=100)
+    evidence_max_bytes: int = Field(default=20_000_000, ge=1)
+    redaction_names: list[str] = Field(default_factory=list)
+    redaction_patterns: dict[str, str] = Field(default_factory=dict)
+    certification_valid_days: int = Field(default=365, ge=1)
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+    oidc_scopes: str = "openid profile email"
+    oidc_login_claim: str = "preferred_username"
+    oidc_role_claim: str = "groups"
+    oidc_role_map: dict[str, str] = Field(default_factory=dict)
+    oidc_default_role: str | None = None
 
     def resolved_database_url(self) -> str:
         """The operational database: the override, else SQLite in the workspace."""

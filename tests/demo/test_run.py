@@ -135,3 +135,24 @@ def test_a_marker_from_another_version_asks_for_reset(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="another version"):
         build_demo(ws)
     ws.close()
+
+
+def test_the_registry_monitoring_and_governance_run_on_the_firms_records(
+    built: tuple[Workspace, DemoSummary],
+) -> None:
+    ws, summary = built
+    assert {m["model"] for m in summary.registry} == {"claims-router", "scribe-coder", "failure-risk"}
+    assert all(m["production"] for m in summary.registry)
+    assert summary.monitoring["weeks"] == 4
+    with ws.alerts(readonly=True) as alerts:
+        assert len(alerts.rules(operator())) == 7  # the starter rules
+        listed = alerts.list(operator(), status="all")
+    drift = [a for a in listed if str(a["signal"]).startswith("drift")]
+    assert (summary.monitoring["incident"] is not None) == bool(drift)
+    if drift:
+        with ws.incidents(readonly=True) as incidents:
+            incident = incidents.get(operator(), summary.monitoring["incident"]["id"])
+        assert incident["status"] == "resolved" and incident["retrospective"]
+        assert incident["runbook_url"].startswith("https://")
+    assert summary.governance["program"]["status"] in {"green", "amber", "red"}
+    assert ws.verify_audit().ok

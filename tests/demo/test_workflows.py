@@ -3,24 +3,33 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 
 from paceline.bootstrap import Workspace
 from paceline.demo.firm import generate_firm
+from paceline.demo.firm.calendar import build_calendar
+from paceline.demo.firm.maintenance import sensor_readings
+from paceline.demo.firm.rng import stream
 from paceline.demo.params import FirmParams
 from paceline.demo.runtime import run_recent_months
 from paceline.demo.workflow_models import (
+    EVERY,
     FAILURE_MODES,
     SPECS,
+    WEEKS,
     History,
     Trained,
     demo_history,
+    failure_mode,
     load_model,
     matrix,
     model_path,
@@ -111,6 +120,40 @@ def test_history_is_split_in_time_and_bounded(history: dict[str, History]) -> No
     assert set(FAILURE_MODES) >= {c.truth for c in failures}
     claims = history["claims-triage"].cases
     assert all(c.reviewer is None or c.reviewer.startswith("emp-") for c in claims)
+
+
+def test_the_recent_quarter_is_a_share_of_every_week() -> None:
+    tables, params = training_tables(SEED)
+    history = demo_history(tables, params, SEED)  # the last WEEKS weeks, one in EVERY[workflow]
+    week = timedelta(weeks=1)
+    for name in ("claims-triage", "clinical-documentation"):
+        scored = tables["predictions"].filter(pc.equal(tables["predictions"]["model"], SPECS[name].model))
+        times = scored["predicted_at"].to_pylist()
+        cutoff = max(times) - WEEKS * week
+        recent = sum(t >= cutoff for t in times)
+        cases = history[name].cases
+        assert len(cases) == -(-recent // EVERY[name])  # one in n, rounded up
+        assert {int((c.at - cutoff) / week) for c in cases} == set(range(WEEKS))  # every week has cases
+    readings = sensor_readings(build_calendar(params.timeline), params.maintenance, stream(SEED, "sensors"))
+    modes = failure_mode(readings)
+    recent = readings.at >= readings.at.max() - WEEKS * 7 * 86_400_000_000
+    failing, quiet = int((recent & (modes > 0)).sum()), int((recent & (modes == 0)).sum())
+    cases = history["predictive-maintenance"].cases
+    assert sum(c.truth != "none" for c in cases) == failing > 0  # every failing reading
+    assert sum(c.truth == "none" for c in cases) == -(-quiet // EVERY["predictive-maintenance"])
+    # a failing reading is the alert of the firm's urgent work order; a quiet one has no task in the files
+    orders = [c.record for c in cases if c.truth != "none"]
+    assert None not in orders and len(set(orders)) == len(orders)
+    assert {c.record for c in cases if c.truth == "none"} == {None}
+    task_ids = set(
+        tables["task_events"]
+        .filter(pc.equal(tables["task_events"]["priority"], "urgent"))["task_id"]
+        .to_pylist()
+    )
+    assert set(orders) <= task_ids
+    claims = history["claims-triage"].cases
+    assert all(c.record == c.external_id for c in claims)  # a claim replays its task in the files
+    assert demo_history(tables, params, SEED, cases=0)["claims-triage"].cases == []  # training only
 
 
 def test_models_are_saved_with_a_card_and_loaded_for_serving(models_dir: Path) -> None:
@@ -211,13 +254,11 @@ def test_maintenance_failures_worn_tools_and_odd_sensors_go_to_a_technician(rt: 
     assert "sensor_range" in rules["odd"]
 
 
-# --- the demo's last weeks through the runtime -------------------------------------------------
-def test_the_firms_last_weeks_run_through_the_runtime(sqlite_workspace: Workspace) -> None:
+# --- the demo's recent months through the runtime -------------------------------------------------
+def test_the_firms_recent_months_run_through_the_runtime(sqlite_workspace: Workspace) -> None:
     params = FirmParams.sized(people=120, months=6)
     firm = generate_firm(params, SEED)
-    summary = run_recent_months(
-        sqlite_workspace, SEED, params, tables=firm.tables, per_use_case=24, leave_open=2
-    )
+    summary = run_recent_months(sqlite_workspace, SEED, params, tables=firm.tables, cases=24, leave_open=2)
     assert {m["model"] for m in summary["models"]} == {"claims-router", "scribe-coder", "failure-risk"}
     assert all(m["holdout_accuracy"] > 0.9 and m["case_accuracy"] > 0.8 for m in summary["models"])
     for name in SPECS:
@@ -234,7 +275,8 @@ def test_the_firms_last_weeks_run_through_the_runtime(sqlite_workspace: Workspac
     assert all(
         r["final_output"] is None or set(r["final_output"]) == {SPECS[r["workflow"]].label} for r in rows
     )
-    assert summary["events_exported"] == sum(summary["events"].values()) > 0
+    # a replayed task's two suggestion events (shown, decided) share the firm's one id: stored once
+    assert summary["events_exported"] > sum(summary["events"].values()) > 0
     tables = sqlite_workspace.table_counts()
     assert {t: n for t, n in tables.items() if n} == summary["events"]  # tasks, predictions, labels, usage
     first, last = (
@@ -253,3 +295,52 @@ def test_the_firms_last_weeks_run_through_the_runtime(sqlite_workspace: Workspac
         name: sum(summary["cases"][name].values()) - summary["cases"][name].get("awaiting_review", 0)
         for name in SPECS
     }
+
+
+def test_replayed_work_is_counted_once_when_the_firms_files_are_loaded(tmp_path: Path) -> None:
+    """The firm's files already hold the claims and encounters the runtime replays: after the
+    export their tasks and suggestion events are stored once; the runtime adds its model's
+    predictions and the labels, and a triage task per maintenance case (no task in the files)."""
+    from paceline.demo.run import DATA_DIR, write_tables
+
+    params = FirmParams.sized(people=120, months=6)
+    ws = Workspace.init(tmp_path / "ws")
+    try:
+        for name, path in write_tables(generate_firm(params, SEED), ws.home / DATA_DIR).items():
+            ws.ingest(name, path)
+        con = ws.warehouse_connection()
+
+        def per_use_case(table: str) -> dict[str, int]:
+            return dict(con.raw_sql(f"SELECT use_case, count(*) FROM {table} GROUP BY 1").fetchall())
+
+        def usage_of(tasks: list[str]) -> dict[str, int]:
+            listed = ", ".join(f"'{t}'" for t in tasks)
+            sql = f"SELECT task_id, count(*) FROM usage_events WHERE task_id IN ({listed}) GROUP BY 1"
+            return dict(ws.warehouse_connection().raw_sql(sql).fetchall())
+
+        before, tasks = ws.table_counts(), per_use_case("task_events")
+        summary = run_recent_months(ws, SEED, params, cases=24, leave_open=2)  # reads the demo's files
+        con = ws.warehouse_connection()
+        added = {t: n - before[t] for t, n in ws.table_counts().items() if n != before[t]}
+        assert added == summary["events"] and summary["events_exported"] > sum(added.values())
+        done = {n: c.get("completed", 0) for n, c in summary["cases"].items()}
+        maintenance = "predictive-maintenance"
+        on_record = summary["events_on_firm_record"]["task_events"]
+        assert added["task_events"] + on_record == sum(done.values())  # each completed case once
+        assert per_use_case("task_events") == tasks | {maintenance: tasks[maintenance] + added["task_events"]}
+        replayed = [
+            c["external_id"]
+            for c in Runtime(ws.store, Registry()).cases(limit=10_000)
+            if c["workflow"] != maintenance
+        ]
+        recorded = usage_of(replayed)  # after the export: the firm's suggestion event of each task, once
+        firm = pq.read_table(ws.home / DATA_DIR / "usage_events.parquet", columns=["task_id"])
+        in_files = Counter(t for t in firm["task_id"].to_pylist() if t in set(replayed))
+        assert {t: n for t, n in recorded.items() if t in in_files} == dict(in_files)
+        assert added["predictions"] == sum(done.values())  # the runtime model's output, rt-<case id>
+        twice = con.raw_sql(
+            "SELECT count(*) FROM (SELECT task_id FROM task_events GROUP BY task_id HAVING count(*) > 1)"
+        ).fetchone()
+        assert twice == (0,)
+    finally:
+        ws.close()

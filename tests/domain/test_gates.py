@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from paceline.domain.evidence import (
+    ComplianceEvidence,
     DeliverableState,
     Evidence,
     OpsEvidence,
@@ -30,12 +31,12 @@ from paceline.domain.gates import (
     CheckpointSigned,
     CheckResult,
     CheckStatus,
+    ComplianceNotRed,
     DeliverablesDone,
     DemonstratedUse,
     GateDecision,
     GatePolicy,
     GateRule,
-    GovernanceAdherence,
     Move,
     NotProhibited,
     PilotAdopted,
@@ -237,11 +238,16 @@ def test_risks_under_control() -> None:
     assert res.status is F and "Drift (residual 15)" in res.reason
 
 
-def test_governance_adherence() -> None:
-    rule = GovernanceAdherence()
+def test_governance_adherence_is_the_compliance_score_not_red() -> None:
+    rule = ComplianceNotRed()
     assert check(rule).status is N
-    assert check(rule, governance_adherence=0.9).status is P
-    assert check(rule, governance_adherence=0.89).status is F
+    assert check(rule, compliance=ComplianceEvidence(None, "none")).status is N
+    res = check(rule, compliance=ComplianceEvidence(71.2, "amber"))
+    assert res.status is P and "71.2 (amber)" in res.reason
+    red = ComplianceEvidence(82.0, "red", ("open critical audit finding: Logs deleted",), "close finding #3")
+    res = check(rule, compliance=red)
+    assert res.status is F and "Logs deleted" in res.reason and "fix first: close finding #3" in res.reason
+    assert "below the red threshold" in check(rule, compliance=ComplianceEvidence(55.0, "red")).reason
 
 
 def test_sustained_roi() -> None:
@@ -326,13 +332,13 @@ def test_phase_6_recertifies() -> None:
     assert t.label == "phase 6 recertification"
     assert _keys(Phase.SCALE) == {
         "risks_under_control",
-        "governance_adherence",
+        "compliance_score",
         "sustained_roi",
         "deliverables_phase_6",
     }
     # governance and ROI guard only the recertification, and a return runs no rule
     plain = {r.key for r in GatePolicy().applicable(Transition(Move.ADVANCE, Phase.SCALE, Phase.SCALE))}
-    assert plain.isdisjoint({"governance_adherence", "sustained_roi"})
+    assert plain.isdisjoint({"compliance_score", "sustained_roi"})
     assert not GatePolicy().applicable(Transition(Move.RETURN, Phase.INTEGRATE, Phase.ENABLE))
 
 

@@ -13,6 +13,7 @@ from paceline.runtime.engine import Runtime, RuntimeConfig
 from paceline.runtime.registry import Registry
 from paceline.runtime.reviews import ReviewQueue
 from paceline.runtime.worker import Worker
+from paceline.storage.case_repo import CaseRepository
 from tests.runtime.flows import ExpenseCheck
 
 
@@ -53,6 +54,39 @@ def test_the_same_external_id_returns_the_existing_case(rt: Runtime) -> None:
     first, created = rt.start("expense-check", "dup", {"amount": 80, "category": "travel"}, "cli:op")
     again, created_again = rt.start("expense-check", "dup", {"amount": 99, "category": "meals"}, "cli:op")
     assert created and not created_again and again["id"] == first["id"]
+
+
+def test_bulk_intake_starts_each_case_once_with_its_audit_entry_and_release(
+    workspace: Workspace, rt: Runtime
+) -> None:
+    earlier, _ = rt.start("expense-check", "b1", {"amount": 80, "category": "travel"}, "cli:op")
+    items = [(f"b{i}", {"amount": 10 + i, "category": "travel"}) for i in range(7)]
+    items.append(("b3", {"amount": 999, "category": "meals"}))  # repeated within the batch
+    started = rt.start_many("expense-check", items, "cli:intake", chunk=3)
+    ids = [case_id for case_id, _ in started]
+    assert [created for _, created in started] == [True, False, True, True, True, True, True, False]
+    assert ids[1] == earlier["id"] and ids[7] == ids[3] and len(set(ids)) == 7
+    assert rt.case(ids[3])["payload"]["amount"] == 13  # the first payload of an external id
+    created = {
+        e["entity_id"]: e
+        for e in workspace.audit_entries(limit=500)
+        if e["entity"] == "cases" and e["action"] == "create"
+    }
+    assert set(created) == set(ids)
+    assert created[ids[0]]["actor"] == "cli:intake" and created[ids[0]]["data"]["external_id"] == "b0"
+    assert created[ids[0]]["data"]["status"] == "running" and created[ids[0]]["data"]["lease_owner"] is None
+    assert workspace.verify_audit().ok
+    drain(rt)
+    assert {rt.case(i)["status"] for i in ids} == {"completed"}
+    with rt.store.read() as session:  # the release evaluation was kept with the case, as start() keeps it
+        infer = CaseRepository(session).journals([ids[0]])[ids[0]]["infer"]
+    assert infer["feature_flags"][0]["feature_flag.context.id"] == ids[0]
+    with pytest.raises(ValidationError) as bad:
+        rt.start_many(
+            "expense-check", [("b9", {"amount": 5, "category": "travel"}), ("b10", {"amount": -1})], "x"
+        )
+    assert bad.value.details["field"] == "payload.amount"
+    assert len(rt.cases(limit=100)) == 7  # a bad item refuses the whole batch before anything is written
 
 
 def test_a_rule_hit_or_low_confidence_waits_for_review_then_the_decision_moves_it_on(rt: Runtime) -> None:

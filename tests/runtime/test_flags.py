@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -19,7 +21,7 @@ from paceline.domain.roles import Grant, Role
 from paceline.domain.workflow import CaseContext, RuleHit, Suggestion
 from paceline.errors import NotFound, PermissionDenied, ValidationError
 from paceline.runtime.engine import Runtime, RuntimeConfig
-from paceline.runtime.flags import GuardrailMonitor, StoreProvider, require_flag_manager
+from paceline.runtime.flags import FlagService, GuardrailMonitor, StoreProvider, require_flag_manager
 from paceline.runtime.models import CallableModel, ModelCall
 from paceline.runtime.registry import Registry
 from paceline.runtime.reviews import ReviewQueue
@@ -222,6 +224,70 @@ def test_an_unreadable_kill_switch_fails_safe_to_a_person(
     drain(rt)
     route = journal(rt, case_id)["route"]
     assert route["human_only"] is True and route["feature_flags"][0]["feature_flag.result.reason"] == "error"
+
+
+# --- the per-process copy of the flags ---------------------------------------------------------------
+OTHER_PROCESS = """
+import sys, time
+from paceline.runtime.flags import FlagService
+from paceline.storage.db import Store
+store = Store(sys.argv[1])
+FlagService(store).set_kill("expense-check", True, "cli:other", reason="switched off elsewhere")
+print(time.monotonic(), flush=True)  # CLOCK_MONOTONIC: one clock for every process of the machine
+store.dispose()
+"""
+
+
+def kill_elsewhere(url: str) -> subprocess.Popen[str]:
+    """Turn the kill switch on from another process (its own engine, its own flag copy)."""
+    return subprocess.Popen(
+        [sys.executable, "-c", OTHER_PROCESS, url], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def cached(rt: Runtime, ttl: float) -> FlagService:
+    return FlagService(rt.store, rt.registry, StoreProvider(rt.store, ttl=ttl))
+
+
+def test_a_change_in_another_process_is_seen_within_the_cache_time(rt: Runtime) -> None:
+    """Evaluations in this process read the store at most once per ttl: the other process's
+    change is seen within ttl of its commit, and the store is not read per evaluation."""
+    ttl = 0.5
+    flags = cached(rt, ttl)
+    assert flags.kill(WF, "c0").value is False
+    proc = kill_elsewhere(rt.store.url)
+    evaluations, seen_at = 0, None
+    deadline = time.monotonic() + 60
+    while seen_at is None and time.monotonic() < deadline:
+        evaluations += 1
+        if flags.kill(WF, f"c{evaluations}").value is True:
+            seen_at = time.monotonic()
+        time.sleep(0.005)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    committed_at = float(out.split()[-1])
+    assert seen_at is not None and seen_at - committed_at <= ttl + 0.25, seen_at - committed_at
+    reads = flags.provider.reads  # type: ignore[attr-defined]
+    assert reads < evaluations / 5, (reads, evaluations)  # a copy, not a read per evaluation
+
+
+def test_a_worker_batch_sees_a_change_made_in_another_process_at_once(rt: Runtime) -> None:
+    """The claim compares the flags' versions with the kept copy: even with a copy trusted for a
+    minute, the first batch claimed after the other process's change runs with it."""
+    rt.flags = cached(rt, ttl=60)
+    witness = cached(rt, ttl=60)  # evaluates without claims: keeps its stale copy
+    (before,) = start(rt, 1, prefix="before")
+    drain(rt)
+    assert rt.case(before)["status"] == "completed"
+    assert witness.kill(WF, "w").value is False
+    proc = kill_elsewhere(rt.store.url)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert witness.kill(WF, "w").value is False  # stale for up to a minute without a claim
+    after = start(rt, 3, prefix="after")
+    drain(rt)
+    assert {rt.case(i)["status"] for i in after} == {"awaiting_review"}
+    assert journal(rt, after[0])["route"]["human_only"] is True
 
 
 # --- guardrails -----------------------------------------------------------------------------------------

@@ -18,13 +18,15 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 
 from paceline.bootstrap import Workspace
 from paceline.domain.workflow import CaseContext, RuleHit, Suggestion, idempotency_key
 from paceline.errors import Conflict
-from paceline.runtime.engine import LeaseLost, Runtime, RuntimeConfig, utcnow
+from paceline.runtime.dispatch import Dispatcher
+from paceline.runtime.engine import Group, LeaseLost, Runtime, RuntimeConfig, utcnow
 from paceline.runtime.registry import Registry
 from paceline.runtime.reviews import ReviewQueue
 from paceline.runtime.worker import Worker
@@ -350,6 +352,43 @@ def test_a_downstream_failing_every_third_request_gets_every_action_once_per_key
         assert_journaled_once(db, ids, ALL_STEPS)
 
 
+def test_a_dispatcher_that_stalled_past_its_lease_cannot_overwrite_the_action_taken_over(
+    workspace: Workspace,
+) -> None:
+    """A's send hangs past its action lease; B takes the action over and delivers it. A's late
+    outcome (a 503) must not turn the sent action back into a pending retry."""
+    config = RuntimeConfig(action_lease=timedelta(milliseconds=300), backoff_base_seconds=0.01)
+    rt = Runtime(workspace.store, registry(), config)
+    entered, release = threading.Event(), threading.Event()
+
+    def hanging(_request: httpx.Request) -> httpx.Response:
+        entered.set()
+        release.wait(timeout=30)
+        return httpx.Response(503)
+
+    with Receiver() as rx:
+        rt.action_urls = {"expense-check": rx.url}
+        rt.start("expense-check", "stall-send-1", auto_payload(1), "test:stall")
+        assert rt.run_due("w") == 1
+        stalled = Dispatcher(rt, httpx.Client(transport=httpx.MockTransport(hanging)))
+        healthy = Dispatcher(rt)
+        attempted: list[int] = []
+        thread = in_thread(lambda: stalled.dispatch("A"), attempted)
+        try:
+            assert entered.wait(timeout=10)
+            time.sleep(0.4)  # past A's lease
+            assert healthy.dispatch("B") == 1  # B claims it again and the receiver answers 200
+        finally:
+            release.set()
+            thread.join(timeout=30)
+            stalled.close()
+            healthy.close()
+        assert attempted == [1]
+        (action,) = Db(rt.store).actions()
+        assert (action.status, action.attempts, action.last_error) == ("sent", 1, None)
+        assert len(rx.requests) == 1 and rx.repeats() == 0
+
+
 # --- review leases --------------------------------------------------------------------------------
 def test_an_expired_review_lease_goes_back_to_the_queue_and_the_late_reviewer_is_refused(rt: Runtime) -> None:
     case, _ = rt.start("expense-check", "lease-1", review_payload(1), "test:lease")
@@ -411,9 +450,9 @@ class Recording(Runtime):
 
     lost: list[str]
 
-    def _run_case(self, worker: str, case_id: str) -> None:
+    def _run_case(self, worker: str, case_id: str, held: list[Group] | None = None) -> None:
         try:
-            super()._run_case(worker, case_id)
+            super()._run_case(worker, case_id, held)
         except LeaseLost as exc:
             self.lost.append(str(exc))
             raise
@@ -458,7 +497,7 @@ def test_a_worker_that_stalled_past_its_lease_cannot_overwrite_the_case_taken_ov
         elif takeover == "claimed":
             with workspace.store.write("worker:B-0") as session:
                 taken = CaseRepository(session).claim("B-0", utcnow(), short.lease, 8)
-                assert [(r.id, r.version) for r in taken] == [(case["id"], 0)]  # what A read, too
+                assert [(r["id"], r["version"]) for r in taken] == [(case["id"], 0)]  # what A read, too
         else:
             second = gate("rules")
             later = in_thread(lambda: healthy.run_due("A"), claimed)

@@ -30,6 +30,14 @@ def _verify(ws: Workspace, who: Principal, csv: Path) -> None:
     ws.verify_audit(by=who)
 
 
+def _export(ws: Workspace, who: Principal, csv: Path) -> None:
+    ws.audit_export().run(who, f"x-{who.login}", f"file:{csv.parent / who.login}.jsonl")
+
+
+def _checkpoint(ws: Workspace, who: Principal, csv: Path) -> None:
+    ws.audit_checkpoints().checkpoint(who, csv.parent / f"{who.login}.checkpoints")
+
+
 def _add_user(ws: Workspace, who: Principal, csv: Path) -> None:
     with ws.access(who) as a:
         a.add_user(who, f"new-{who.login}", "reviewer")
@@ -101,18 +109,79 @@ def _training(ws: Workspace, who: Principal, csv: Path) -> None:
     assert report.loaded == 1
 
 
+def _governance(ws: Workspace, who: Principal, csv: Path) -> None:
+    with ws.governance(who) as g:
+        g.adopt(who, "eu-ai-act-deployer")
+
+
+def _evidence(ws: Workspace, who: Principal, csv: Path) -> None:
+    from datetime import date
+
+    with ws.governance(who) as g:
+        day = date(2026, 1, 5)
+        g.upload(who, b"minutes", "minutes.txt", "Minutes", who.login, day, use_case=SHARED_UC)
+
+
+MODEL_CARD = dict.fromkeys(("purpose", "intended_use", "training_data", "evaluation", "limitations"), "x") | {
+    "owners": ["ml"]
+}
+
+
+def _model_register(ws: Workspace, who: Principal, csv: Path) -> None:
+    with ws.models(who) as m:
+        m.register_model(who, f"r-{who.login}", SHARED_UC)
+
+
+def _model_approve(ws: Workspace, who: Principal, csv: Path) -> None:
+    from paceline.services.model_registry import VersionIn
+
+    name = f"a-{who.login}"
+    with ws.models() as m:  # asked for by the operator, so approving is someone else's call
+        m.register_model(OP, name, SHARED_UC)
+        lineage = {"ingest_ids": ["i"]}
+        m.register_version(OP, name, VersionIn("1", "m.joblib", "0" * 64, lineage, {}, card=MODEL_CARD))
+        asked = m.request_stage(OP, name, "1", "canary", "for the RBAC matrix")
+    with ws.models(who) as m:
+        m.approve(who, asked["approval"]["id"])
+
+
+def _monitor(ws: Workspace, who: Principal, csv: Path) -> None:
+    rule = {"name": f"errors-{who.login}", "signal": "error_rate", "above": 0.05, "use_case": SHARED_UC}
+    with ws.alerts(who) as alerts:
+        alerts.add_rule(who, rule)
+
+
+def _incident(ws: Workspace, who: Principal, csv: Path) -> None:
+    with ws.incidents(who) as incidents:
+        incidents.open(who, {"title": f"Opened by {who.login}", "use_case": SHARED_UC})
+
+
+def _learning_read(ws: Workspace, who: Principal, csv: Path) -> None:
+    with ws.enablement(readonly=True) as en:
+        assert "competencies" in en.person_learning(who, "alice")
+
+
 LIBRARY_ACTIONS: dict[Action, Callable[[Workspace, Principal, Path], None]] = {
+    Action.GOVERNANCE_MANAGE: _governance,
+    Action.EVIDENCE_UPLOAD: _evidence,
     Action.USECASE_MANAGE: _usecase,
     Action.GATE_ADVANCE: _send_back,
     Action.GATE_OVERRIDE: _override,
     Action.LIFECYCLE_RECORD: _record,
     Action.TRAINING_RECORD: _training,
+    Action.LEARNING_READ: _learning_read,
     Action.PILOT_MANAGE: _pilot,
     Action.INGEST: _ingest,
     Action.AUDIT_VERIFY: _verify,
+    Action.AUDIT_EXPORT: _export,
+    Action.AUDIT_CHECKPOINT: _checkpoint,
     Action.USER_MANAGE: _add_user,
     Action.USER_READ: _list,
     Action.TOKEN_CREATE_ANY: _token_for_other,
+    Action.MODEL_REGISTER: _model_register,
+    Action.MODEL_APPROVE: _model_approve,
+    Action.MONITOR_MANAGE: _monitor,
+    Action.INCIDENT_MANAGE: _incident,
 }
 
 
@@ -238,3 +307,23 @@ def test_grants_are_idempotent_and_scoped(sqlite_workspace: Workspace) -> None:
         a.grant(OP, "bo", "business-owner", use_case="claims-triage")
         user = a.grant(OP, "bo", "reviewer")
     assert set(user.grants) == {Grant(Role.BUSINESS_OWNER, "claims-triage"), Grant(Role.REVIEWER)}
+
+
+def test_certification_needs_an_explicit_grant_and_a_current_completion() -> None:
+    from datetime import date, timedelta
+
+    from paceline.services.access import certification_problem, require_certified
+
+    today = date(2026, 3, 2)
+    mine = (Grant(Role.REVIEWER, "clinical-documentation"),)
+    recent, old = [today - timedelta(days=30)], [today - timedelta(days=366)]
+    assert certification_problem(mine, "clinical-documentation", recent, today, 365) is None
+    uc = "clinical-documentation"
+    assert "training completion" in str(certification_problem(mine, uc, old, today, 365))
+    everywhere = (Grant(Role.REVIEWER), Grant(Role.ADMIN))
+    assert "needs a grant" in str(certification_problem(everywhere, uc, recent, today, 365))
+    not_a_reviewer = (Grant(Role.AUDITOR, "clinical-documentation"),)
+    assert certification_problem(not_a_reviewer, "clinical-documentation", recent, today, 365) is not None
+    with pytest.raises(PermissionDenied, match="may not decide reviews of clinical-documentation") as err:
+        require_certified("ann", everywhere, "clinical-documentation", recent, today, 365)
+    assert "paceline user grant ann reviewer --use-case clinical-documentation" in err.value.details["fix"]

@@ -190,12 +190,36 @@ def test_home_shows_the_workspace_summary(admin: TestClient) -> None:
 
 def test_navigation_shows_only_permitted_pages(client: TestClient) -> None:
     log_in(client, "rita")
-    assert nav_labels(client.get("/").text) == ["Home", "Portfolio", "Pilots", "KPIs", "Reviews"]
+    assert nav_labels(client.get("/").text) == [
+        "Home",
+        "Portfolio",
+        "Pilots",
+        "KPIs",
+        "Models",
+        "Alerts",
+        "Incidents",
+        "Enablement",
+        "Compliance",
+        "Reviews",
+    ]
 
 
 def test_navigation_of_an_admin(admin: TestClient) -> None:
     html = admin.get("/users").text
-    assert nav_labels(html) == ["Home", "Portfolio", "Pilots", "KPIs", "Reviews", "Audit log", "Users"]
+    assert nav_labels(html) == [
+        "Home",
+        "Portfolio",
+        "Pilots",
+        "KPIs",
+        "Models",
+        "Alerts",
+        "Incidents",
+        "Enablement",
+        "Compliance",
+        "Reviews",
+        "Audit log",
+        "Users",
+    ]
     assert '<a href="/users" aria-current="page">Users</a>' in html
 
 
@@ -217,6 +241,11 @@ def test_unknown_page_is_an_html_404(admin: TestClient) -> None:
         "Portfolio",
         "Pilots",
         "KPIs",
+        "Models",
+        "Alerts",
+        "Incidents",
+        "Enablement",
+        "Compliance",
         "Reviews",
         "Audit log",
         "Users",

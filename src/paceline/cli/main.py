@@ -17,11 +17,18 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from paceline.bootstrap import Workspace
+from paceline.cli.alerts import register as register_alerts
+from paceline.cli.audit import audit_app
 from paceline.cli.common import Fmt, handles_errors, open_workspace
+from paceline.cli.enablement import register as register_enablement
 from paceline.cli.flags import register as register_flags
 from paceline.cli.gates import register as register_gates
+from paceline.cli.governance import register as register_governance
 from paceline.cli.kpi import kpi_app
 from paceline.cli.labels import register as register_labels
+from paceline.cli.models import register as register_models
+from paceline.cli.models import register_monitor as register_monitor_performance
+from paceline.cli.monitor import monitor_app
 from paceline.cli.output import emit_json, err, out, table
 from paceline.cli.pilot import pilot_app
 from paceline.cli.pilot_records import register as register_pilot_records
@@ -39,19 +46,24 @@ app = typer.Typer(
 )
 user_app = typer.Typer(help="Manage users and their roles.", no_args_is_help=True)
 token_app = typer.Typer(help="Create API tokens for machines.", no_args_is_help=True)
-audit_app = typer.Typer(help="Check the tamper-evident audit log.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
 app.add_typer(audit_app, name="audit")
 app.add_typer(kpi_app, name="kpi")
+app.add_typer(monitor_app, name="monitor")
+register_monitor_performance(monitor_app)
 register_pilot_records(pilot_app)
 app.add_typer(pilot_app, name="pilot")
 register_usecases(app)
 register_gates(app)
+register_governance(app)
 register_program(app)
 register_flags(app)
 register_runtime(app)
 register_labels(app)
+register_enablement(app)
+register_models(app)
+register_alerts(app)
 
 
 @app.command()
@@ -109,20 +121,6 @@ def _print_ingest(doc: dict[str, Any]) -> None:
         )
     for notice in doc["notices"]:
         out.print(f"Note: {notice}")
-
-
-@audit_app.command("verify")
-@handles_errors
-def audit_verify(fmt: Fmt = typer.Option(Fmt.table, "--format", help="Output format.")) -> None:
-    """Check that no audit entry was changed, removed or reordered."""
-    check = open_workspace().verify_audit()
-    if fmt is Fmt.json:
-        emit_json(check.to_dict())
-    elif check.ok:
-        out.print(f"Audit log intact: {check.entries:,} entries.")
-    else:
-        out.print(f"Audit log BROKEN at entry {check.first_bad}: {check.reason}")
-    raise typer.Exit(0 if check.ok else 1)
 
 
 def _read_password(from_stdin: bool) -> str | None:

@@ -17,10 +17,7 @@ from __future__ import annotations
 
 from contextlib import suppress
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
-
-import pyarrow.parquet as pq
 
 from paceline.bootstrap import Workspace
 from paceline.demo.usecases import OPTIONS, REQUIREMENTS, USE_CASES
@@ -32,7 +29,6 @@ from paceline.services.access import Principal, operator
 from paceline.services.gate_service import GateBlocked
 
 WIKI = "https://wiki.demo-firm.example/ai-program"
-TRAINED_SHARE = {"claims-triage": 0.95, "predictive-maintenance": 0.55}  # share of eligible people trained
 OVERRIDE = (
     "Downtime fell in all three waves; the verdict is extend only because wave 3 has little follow-up. "
     "The CoE accepts the risk and will re-check at the 90-day review."
@@ -96,32 +92,6 @@ def _select(ws: Workspace, key: str) -> None:
             lc.record_requirement(ML, key, kind, title, target, measured, True)
 
 
-def _training(ws: Workspace, key: str, data_dir: Path) -> int:
-    """Learning records for the share of eligible people trained so far (HR's import)."""
-    a = pq.read_table(data_dir / "assignments.parquet", columns=["person_id", "use_case", "eligible_from"])
-    rows = [r for r in a.to_pylist() if r["use_case"] == key]
-    people = sorted({r["person_id"] for r in rows})
-    start = {r["person_id"]: r["eligible_from"] for r in rows}
-    trained = people[: round(len(people) * TRAINED_SHARE[key])]
-    records = []
-    for i, person in enumerate(trained):
-        enrolled = start[person] - timedelta(days=14)
-        score = 66 + (i * 37) % 34  # 66..99: about nine in ten pass the mark of 70
-        records.append(
-            {
-                "record_id": f"lms-{key}-{i}",
-                "person_id": person,
-                "use_case": key,
-                "course": f"{key}: working with the assistant",
-                "enrolled_on": enrolled.isoformat(),
-                "completed_on": (enrolled + timedelta(days=7)).isoformat(),
-                "score": str(score),
-                "pass_mark": "70",
-            }
-        )
-    return ws.record_training(records, "demo-lms", HR).loaded
-
-
 def _operate(ws: Workspace, key: str) -> None:
     """Go live, record the monitor's uptime, hold the three reviews and the retrospectives."""
     start = ws.ai_start_dates().get(key, date(2025, 4, 1))
@@ -149,11 +119,10 @@ def _assess(ws: Workspace, key: str) -> None:
     _advance(ws, key)  # phase 1 -> 2 on the business case
 
 
-def _select_and_train(ws: Workspace, key: str, data_dir: Path) -> None:
+def _choose_technology(ws: Workspace, key: str) -> None:
     _documents(ws, key, Phase.SELECT)
     _select(ws, key)
     _advance(ws, key)  # 3 -> 4: requirements met, an option selected
-    _training(ws, key, data_dir)
 
 
 def _deploy_and_scale(ws: Workspace, key: str) -> None:
@@ -167,21 +136,21 @@ def _deploy_and_scale(ws: Workspace, key: str) -> None:
     _advance(ws, key)  # 5 -> 6: uptime, error rate, traceability, reviews, satisfaction
 
 
-def _journey(ws: Workspace, key: str, data_dir: Path) -> None:
+def _journey(ws: Workspace, key: str) -> None:
     """How far each use case gets; a blocked gate raises and ends the journey there."""
     _assess(ws, key)
     if key == "clinical-documentation":
         _advance(ws, key)  # its pilot came back extend: blocked in phase 2
     elif key == "predictive-maintenance":
         _advance(ws, key, OVERRIDE)  # extend, overridden by the program manager
-        _select_and_train(ws, key, data_dir)
+        _choose_technology(ws, key)
     else:
         _advance(ws, key)  # the pilot was adopted
-        _select_and_train(ws, key, data_dir)
+        _choose_technology(ws, key)
         _deploy_and_scale(ws, key)
 
 
-def record_program(ws: Workspace, data_dir: Path) -> list[dict[str, Any]]:
+def record_program(ws: Workspace) -> list[dict[str, Any]]:
     """Record the three use cases and move each through the gates its evidence allows."""
     for doc in USE_CASES:
         with ws.lifecycle(BO) as lc:
@@ -189,7 +158,7 @@ def record_program(ws: Workspace, data_dir: Path) -> list[dict[str, Any]]:
                 lc.create(BO, doc)
         # a smaller or different firm's evidence stops a use case earlier: that is the point
         with suppress(GateBlocked):
-            _journey(ws, doc["key"], data_dir)
+            _journey(ws, doc["key"])
     out = []
     with ws.program(operator(), readonly=True) as program:
         for row in program.portfolio(operator()):

@@ -23,9 +23,13 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from paceline.bootstrap import Workspace
+from paceline.demo.enablement import record_enablement
 from paceline.demo.firm import LOAD_ORDER, Firm, generate_firm
+from paceline.demo.governance import build_demo_governance
 from paceline.demo.headlines import Headline, ModelLine, headlines, models
 from paceline.demo.lifecycle import record_program
+from paceline.demo.models import register_demo_models
+from paceline.demo.monitoring import record_monitoring
 from paceline.demo.params import FirmParams
 from paceline.demo.pilots import record_and_evaluate
 from paceline.demo.runtime import run_recent_months
@@ -36,7 +40,7 @@ from paceline.settings import Settings, load_settings
 
 DEFAULT_SEED = 7
 MARKER = "demo.json"
-MARKER_FORMAT = 1  # bump when DemoSummary changes shape; an older marker then asks for --reset
+MARKER_FORMAT = 2  # bump when DemoSummary changes shape; an older marker then asks for --reset
 DATA_DIR = "demo-data"
 DERIVED = ("warehouse", "quarantine", "cache", DATA_DIR)
 SQLITE_FILES = ("paceline.db", "paceline.db-wal", "paceline.db-shm")
@@ -83,6 +87,10 @@ class DemoSummary:
     pilots: list[dict[str, Any]] = field(default_factory=list)
     program: list[dict[str, Any]] = field(default_factory=list)
     runtime: dict[str, Any] = field(default_factory=dict)
+    registry: list[dict[str, Any]] = field(default_factory=list)
+    enablement: dict[str, Any] = field(default_factory=dict)
+    monitoring: dict[str, Any] = field(default_factory=dict)
+    governance: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -221,12 +229,20 @@ def build_demo(
     tell("recording and evaluating the three pilots")
     pilots = record_and_evaluate(ws, params)
     clock["pilots"] = time.perf_counter()
-    tell("recording the program: use cases, gates, reviews and training")
-    program = record_program(ws, ws.home / DATA_DIR)
+    enablement = record_enablement(ws, params, seed, tell)
+    clock["enablement"] = time.perf_counter()
+    tell("recording the program: use cases, gates and reviews")
+    program = record_program(ws)
     clock["program"] = time.perf_counter()
     tell("running the firm's last weeks through the human-in-the-loop runtime")
     runtime = run_recent_months(ws, seed, params, say=tell)
+    registry = register_demo_models(ws, say=tell)
     clock["runtime"] = time.perf_counter()
+    monitoring = record_monitoring(ws, say=tell)
+    clock["monitoring"] = time.perf_counter()
+    tell("recording governance: catalogues, evidence, findings, retention and notices")
+    governance = build_demo_governance(ws)
+    clock["governance"] = time.perf_counter()
     check = ws.verify_audit()
     summary = DemoSummary(
         home=str(ws.home),
@@ -245,6 +261,10 @@ def build_demo(
         pilots=pilots,
         program=program,
         runtime=runtime,
+        registry=registry,
+        enablement=enablement,
+        monitoring=monitoring,
+        governance=governance,
     )
     _write_marker(ws.home, {"format": MARKER_FORMAT, "status": "ready", "summary": summary.to_dict()})
     return summary
@@ -283,7 +303,10 @@ def _durations(clock: dict[str, float]) -> dict[str, float]:
         "ingest": round(clock["loaded"] - clock["written"], 3),
         "summary": round(now - clock["loaded"], 3),
         "pilots": round(clock["pilots"] - clock["loaded"], 3),
-        "program": round(clock["program"] - clock["pilots"], 3),
+        "enablement": round(clock["enablement"] - clock["pilots"], 3),
+        "program": round(clock["program"] - clock["enablement"], 3),
         "runtime": round(clock["runtime"] - clock["program"], 3),
+        "monitoring": round(clock["monitoring"] - clock["runtime"], 3),
+        "governance": round(clock["governance"] - clock["monitoring"], 3),
         "total": round(now - clock["start"], 3),
     }

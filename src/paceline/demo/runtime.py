@@ -1,9 +1,10 @@
-"""The demo firm's last weeks through the human-in-the-loop runtime.
+"""The demo firm's recent months through the human-in-the-loop runtime.
 
 :func:`run_recent_months` trains the three workflows' models on the firm's history before
-its last weeks, starts a bounded sample of the last weeks' claims, encounters and machine
-readings as cases, runs a worker until nothing is due, and then decides the review queue
-the way the firm's own people would:
+its last 13 weeks, starts a share of those weeks' claims, encounters and machine readings as
+cases (:data:`paceline.demo.workflow_models.EVERY`, drawn over the whole quarter), runs a
+worker until nothing is due, and then decides the review queue the way the firm's own people
+would:
 
 * the reviewer is the person who handled the task in the firm (or a member of the team);
 * a right suggestion is accepted; a wrong one is edited to the generated ground truth with
@@ -16,11 +17,21 @@ the way the firm's own people would:
 
 A second worker run acts on the decided cases and records them, and their canonical events
 (tasks, predictions, labels, usage) are exported to the warehouse through the ordinary
-ingest. The runtime stamps cases with the wall clock; before the export, each case's events are
-moved onto the firm's calendar (to the time the task came in, durations kept), so the warehouse
-stays inside the firm's timeline. The models, the cases and the reviewers' draws come from the seed;
-the runtime's case ids are random, and with them the small quality-assurance sample of
-automatically completed cases, so counts can differ by a case or two between builds.
+ingest. Before the export each case's events are put on the firm's record:
+
+* on the firm's calendar: the runtime stamps cases with the wall clock, so each case's events
+  are moved to the time the task came in (durations kept), inside the firm's timeline;
+* under the firm's ids where the firm's history already holds the same work: a claim or an
+  encounter is a task the firm's files recorded, with its task event and the handler's
+  suggestion event; the case's task event and suggestion events take those ids, so the
+  ingest recognises them as stored and the work is counted once. The runtime model's
+  prediction and the reviewer's label are new rows (``rt-<case id>``): a newer model's output
+  on the same task. A machine reading has no task in the firm's files (its work orders start
+  at a failure), so a maintenance case adds its triage task.
+
+The models, the cases and the reviewers' draws come from the seed; the runtime's case ids are
+random, and with them the small quality-assurance sample of automatically completed cases, so
+counts can differ by a case or two between builds.
 """
 
 from __future__ import annotations
@@ -28,12 +39,14 @@ from __future__ import annotations
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from sqlalchemy import select
 
@@ -42,11 +55,13 @@ from paceline.demo.firm.rng import stream
 from paceline.demo.params import FirmParams
 from paceline.demo.workflow_models import (
     SPECS,
+    WEEKS,
     DemoCase,
     History,
     Trained,
     demo_history,
     matrix,
+    recent_weeks,
     save,
     train_all,
 )
@@ -62,10 +77,16 @@ from paceline.storage.runtime_models import CaseRow, EventOutboxRow
 DATA_DIR = "demo-data"  # as paceline.demo.run writes it
 MODELS_DIR = "models"
 COLUMNS = {
-    "predictions": ["prediction_id", "model", "predicted_at", "task_id", "features"],
+    "predictions": ["prediction_id", "model", "predicted_at", "task_id", "features", "latency_ms"],
     "labels": ["prediction_id", "label", "labeler"],
     "assignments": None,
 }
+RECORDS = {  # the firm's record of each task: its task event and the handler's suggestion event
+    "task_events": ["event_id", "task_id"],
+    "usage_events": ["event_id", "task_id", "action"],
+}
+SUGGESTION_EVENTS = ("suggestion_accepted", "suggestion_edited", "suggestion_rejected", "suggestion_shown")
+START_CHUNK = 1000  # cases started per transaction
 EDIT_REASON = {
     "claims-triage": "wrong_route",
     "clinical-documentation": "wrong_field",
@@ -142,24 +163,27 @@ def run_recent_months(
     params: FirmParams | None = None,
     *,
     tables: Mapping[str, pa.Table] | None = None,
-    per_use_case: int = 80,
-    weeks: int = 4,
+    weeks: int = WEEKS,
+    every: Mapping[str, int] | None = None,
+    cases: int | None = None,
     leave_open: int = 3,
     second_review_share: float = 0.15,
     say: Say | None = None,
 ) -> dict[str, Any]:
-    """Run the firm's last *weeks* through the runtime; a summary of what happened.
+    """Run a share of the firm's last *weeks* through the runtime; a summary of what happened.
 
-    *tables* are the firm's ``predictions``, ``labels`` and ``assignments``; by default they
-    are read from the demo's Parquet files in the workspace. At most *per_use_case* cases
-    are started per workflow, so the demo stays quick.
+    *tables* are the firm's ``predictions``, ``labels`` and ``assignments`` (and, to put the
+    events on the firm's record, ``task_events`` and ``usage_events``); by default they are
+    read from the demo's Parquet files in the workspace. *every* overrides a workflow's share
+    (one in n, :data:`paceline.demo.workflow_models.EVERY`); *cases* caps the cases per workflow.
     """
     params = params or FirmParams()
     tell = say or (lambda _: None)
     clock = time.perf_counter()
     data = dict(tables) if tables is not None else read_tables(ws.home / DATA_DIR)
     tell("training the workflows' models on the firm's history")
-    history = demo_history(data, params, seed, weeks=weeks, cases=per_use_case)
+    weeks = recent_weeks(params, weeks)
+    history = demo_history(data, params, seed, weeks=weeks, every=every, cases=cases)
     trained = train_all(history, seed)
     models_dir = ws.home / MODELS_DIR
     for model in trained.values():
@@ -169,18 +193,22 @@ def run_recent_months(
         registry.register(cls(models_dir))
     runtime = Runtime(ws.store, registry)
     by_external: dict[tuple[str, str], DemoCase] = {}
-    tell(f"running the last {weeks} weeks' cases through the runtime")
+    total = sum(len(h.cases) for h in history.values())
+    tell(f"running {total:,} cases of the last {weeks} weeks through the runtime")
     for name, h in history.items():
-        for case in h.cases:
-            runtime.start(name, case.external_id, case.payload, "system:demo-intake")
-            by_external[(name, case.external_id)] = case
-    worker = Worker(runtime, "demo", batch=50)
-    worker.run(until_idle=True)
+        items = [(case.external_id, case.payload) for case in h.cases]
+        for first in range(0, len(items), START_CHUNK):
+            runtime.start_many(name, items[first : first + START_CHUNK], "system:demo-intake")
+        by_external |= {(name, case.external_id): case for case in h.cases}
+    Worker(runtime, "demo", batch=50).run(until_idle=True)
     queue, decided = ReviewQueue(runtime), _decide_queue(runtime, history, by_external, seed, leave_open)
     second = _second_reviews(runtime, queue, history, by_external, decided, seed, second_review_share)
     Worker(runtime, "demo", batch=50).run(until_idle=True)
-    events = _place_events(ws, by_external)
-    exported = ws.export_runtime_events()
+    records = firm_records(ws.home / DATA_DIR, tables, {c.record for c in by_external.values() if c.record})
+    reconciled = _reconcile_events(ws, by_external, records)
+    before = ws.table_counts()
+    exported = ws.export_runtime_events(limit=1_000_000)
+    added = {t: n - before.get(t, 0) for t, n in ws.table_counts().items() if n != before.get(t, 0)}
     counts: dict[str, Counter[str]] = defaultdict(Counter)
     for doc in runtime.cases(limit=1_000_000):
         counts[doc["workflow"]][doc["status"]] += 1
@@ -188,12 +216,14 @@ def run_recent_months(
     for row in LabelStore(ws.store).rows():
         decisions[row["workflow"]][row["decision"]] += 1
     return {
+        "weeks": weeks,
         "cases": {name: dict(c) for name, c in sorted(counts.items())},
         "decisions": {name: dict(c) for name, c in sorted(decisions.items())},
         "second_reviews": second,
         "open_reviews": len(queue.items(status="open", limit=1_000_000)),
         "events_exported": exported,
-        "events": events,  # rows added to each warehouse table
+        "events_on_firm_record": reconciled,  # rows given the firm's ids: already in the warehouse
+        "events": added,  # rows the export added to each warehouse table
         "models": [
             {
                 "workflow": name,
@@ -209,6 +239,38 @@ def run_recent_months(
     }
 
 
+@dataclass(frozen=True)
+class FirmRecords:
+    """The firm's own ids for tasks the runtime replays: each task's event and suggestion event."""
+
+    task_event: dict[str, str]  # task id -> event id
+    suggestion_event: dict[str, str]  # task id -> event id of the handler's suggestion outcome
+
+
+def firm_records(data_dir: Path, tables: Mapping[str, pa.Table] | None, task_ids: set[str]) -> FirmRecords:
+    """The firm's records of *task_ids*, from *tables* if they hold them, else from the demo's
+    files in *data_dir* (none: nothing of the firm is in this workspace to match)."""
+    wanted = pa.array(sorted(task_ids), pa.string())
+
+    def read(name: str) -> pa.Table:
+        if tables is not None and name in tables:
+            table = tables[name].select(RECORDS[name])
+            return table.filter(pc.is_in(table["task_id"], wanted))
+        path = data_dir / f"{name}.parquet"
+        if not path.exists():
+            return pa.table({c: pa.array([], pa.string()) for c in RECORDS[name]})
+        return pq.read_table(path, columns=RECORDS[name], filters=[("task_id", "in", wanted.to_pylist())])
+
+    events = read("task_events")
+    task_event = dict(zip(events["task_id"].to_pylist(), events["event_id"].to_pylist(), strict=True))
+    usage = read("usage_events")
+    usage = usage.filter(pc.is_in(usage["action"], pa.array(SUGGESTION_EVENTS)))
+    suggestion_event: dict[str, str] = {}
+    for task, event in zip(usage["task_id"].to_pylist(), usage["event_id"].to_pylist(), strict=True):
+        suggestion_event.setdefault(task, event)
+    return FirmRecords(task_event, suggestion_event)
+
+
 TIME_FIELDS = ("opened_at", "completed_at", "predicted_at", "labeled_at", "occurred_at")
 
 
@@ -218,20 +280,24 @@ def _case_of(row: Mapping[str, Any]) -> str:
     return key[3:39] if key.startswith("rt-") else ""
 
 
-def _place_events(ws: Workspace, cases: Mapping[tuple[str, str], DemoCase]) -> dict[str, int]:
-    """Move the pending events of the demo's cases onto the firm's calendar; rows per table.
+def _reconcile_events(
+    ws: Workspace, cases: Mapping[tuple[str, str], DemoCase], records: FirmRecords
+) -> dict[str, int]:
+    """Put the pending events of the demo's cases on the firm's record; rows given the firm's ids.
 
-    The runtime stamps a case with the wall clock. The demo's cases are the firm's last weeks,
+    The runtime stamps a case with the wall clock. The demo's cases are the firm's recent weeks,
     so each case's events are shifted by one offset (its time in the firm minus its creation),
-    which keeps every duration and keeps the warehouse inside the firm's timeline.
+    which keeps every duration and keeps the warehouse inside the firm's timeline. A task the
+    firm's files hold keeps its ids: the case's task event takes the task's event id and its
+    suggestion events the id of the handler's suggestion event, so the ingest stores the work once.
     """
-    per_table: Counter[str] = Counter()
+    on_record: Counter[str] = Counter()
     with ws.store.write("system:demo-intake") as session:
         arrived = {}
         for row in session.scalars(select(CaseRow)):
             case = cases.get((row.workflow, row.external_id))
             if case is not None:
-                arrived[row.id] = case.at
+                arrived[row.id] = case
         events = list(session.scalars(select(EventOutboxRow).where(EventOutboxRow.exported_at.is_(None))))
         # the reviewer's time on the case (0 for automatic completions): deterministic, unlike the wall clock
         effort = {
@@ -240,19 +306,33 @@ def _place_events(ws: Workspace, cases: Mapping[tuple[str, str], DemoCase]) -> d
             if e.table_name == "task_events"
         }
         for event in events:
-            per_table[event.table_name] += 1
             cid = _case_of(event.row)
             if cid not in arrived:
                 continue
+            case = arrived[cid]
             moved: dict[str, Any] = dict(event.row)
             for name in TIME_FIELDS:
                 if isinstance(moved.get(name), str):
                     late = name not in ("opened_at", "predicted_at")
                     moved[name] = (
-                        arrived[cid] + timedelta(seconds=effort.get(cid, 0.0) if late else 0)
+                        case.at + timedelta(seconds=effort.get(cid, 0.0) if late else 0)
                     ).isoformat()
+            firm_id = _firm_id(event.table_name, case.record, records)
+            if firm_id is not None:
+                moved["event_id"] = firm_id
+                on_record[event.table_name] += 1
             event.row = moved
-    return dict(per_table)
+    return dict(on_record)
+
+
+def _firm_id(table: str, task_id: str | None, records: FirmRecords) -> str | None:
+    if task_id is None:
+        return None
+    if table == "task_events":
+        return records.task_event.get(task_id)
+    if table == "usage_events":
+        return records.suggestion_event.get(task_id)
+    return None
 
 
 def _decide_queue(

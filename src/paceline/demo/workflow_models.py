@@ -17,9 +17,10 @@ download: claims and encounters from the ``predictions`` and ``labels`` tables (
 features each suggestion was made on, and what the adjuster or clinician decided), sensor
 readings and their failure modes from :func:`paceline.demo.firm.maintenance.sensor_readings`.
 :func:`demo_history` splits each use case in time: the model trains on the history before
-the last weeks, and the last weeks become the runtime's cases, with the ground truth the
-demo's reviewers decide by. Models are saved with joblib under ``<workspace>/models/`` with a
-JSON card beside each (version, features, classes, rows, hold-out accuracy, seed).
+the firm's last 13 weeks, and a share of those weeks' work (:data:`EVERY`) becomes the runtime's
+cases, with the ground truth the demo's reviewers decide by. Models are saved with joblib under
+``<workspace>/models/`` with a JSON card beside each (version, features, classes, rows, hold-out
+accuracy, seed).
 """
 
 from __future__ import annotations
@@ -48,6 +49,13 @@ from paceline.errors import UsageError
 from paceline.runtime.models import SklearnModel
 
 DEFAULT_SEED = 7
+FIRM_FAILURE_MODEL = "failure-risk"  # the firm's own model, which scored every reading
+WEEKS = 13  # the recent months that run through the runtime: the firm's last 13 weeks (a quarter)
+EVERY = {  # the share of those weeks' work that becomes runtime cases: one in n
+    "claims-triage": 50,
+    "clinical-documentation": 50,
+    "predictive-maintenance": 15,  # of the quiet readings; every failing reading is a case
+}
 TRAINING_FIRM = {"people": 120, "months": 6}  # the firm generated when no demo data is at hand
 HOLDOUT = 0.2  # the latest share of the training history, kept out to measure accuracy
 BASELINE = "baseline"
@@ -216,13 +224,14 @@ SPECS: dict[str, ModelSpec] = {
 # --- the demo firm's history, split in time --------------------------------------------------------
 @dataclass(frozen=True)
 class DemoCase:
-    """A case for the runtime from the firm's last weeks, with what its reviewer would decide."""
+    """A case for the runtime from the firm's recent weeks, with what its reviewer would decide."""
 
     external_id: str
     payload: dict[str, Any]
     truth: str
     reviewer: str | None  # the person who handled it in the firm (None: anyone of the team)
     at: datetime
+    record: str | None = None  # the task in the firm's files this case replays (None: new work)
 
 
 @dataclass(frozen=True)
@@ -245,15 +254,23 @@ def _when(us: int) -> datetime:
 
 
 def _split(
-    at: np.ndarray, weeks: int, train_rows: int, cases: int, rng: np.random.Generator
+    at: np.ndarray, weeks: int, train_rows: int, every: int, cap: int | None, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Row indexes: the latest *train_rows* before the cut-off, and a sample of *cases* after it."""
+    """Row indexes: the latest *train_rows* before the cut-off, and one in *every* row after it (a
+    seeded draw, so spread over the whole period), at most *cap*."""
     order = np.argsort(at, kind="stable")
     cutoff = at.max() - weeks * 7 * US_PER_DAY
     before, after = order[at[order] < cutoff], order[at[order] >= cutoff]
     train = before[-train_rows:]
-    picked = np.sort(rng.choice(after.size, min(cases, after.size), replace=False))
+    wanted = _share(after.size, every, cap)
+    picked = np.sort(rng.choice(after.size, wanted, replace=False))
     return train, after[picked.astype(np.int64)]
+
+
+def _share(size: int, every: int, cap: int | None) -> int:
+    """How many of *size* rows one in *every* is (rounded up), at most *cap*."""
+    wanted = -(-size // max(every, 1))
+    return min(wanted, size) if cap is None else min(wanted, size, cap)
 
 
 def _rng(seed: int, workflow: str) -> np.random.Generator:
@@ -312,21 +329,42 @@ def claim_payload(task_id: str, features: Mapping[str, Any], at: datetime) -> di
 
 
 def _from_predictions(
-    tables: Mapping[str, pa.Table], spec: ModelSpec, weeks: int, cases: int, seed: int
+    tables: Mapping[str, pa.Table], spec: ModelSpec, weeks: int, every: int, cap: int | None, seed: int
 ) -> History:
     scored, truth = _scored(tables, spec.model)
     at = _us(scored["predicted_at"])
-    train, recent = _split(at, weeks, spec.training_rows, cases, _rng(seed, spec.workflow))
+    train, recent = _split(at, weeks, spec.training_rows, every, cap, _rng(seed, spec.workflow))
     payloads = [json.loads(s) for s in scored["features"].take(train).to_pylist()]  # the model's inputs
     picked, decided = scored.take(recent).to_pylist(), truth.take(recent).to_pylist()
     demo_cases = []
     for row, label, us in zip(picked, decided, at[recent], strict=True):
         when, raw = _when(us), json.loads(row["features"])
         payload = claim_payload(row["task_id"], raw, when) if spec.use_case == CLAIMS else raw
-        demo_cases.append(DemoCase(row["task_id"], payload, label["label"], label["labeler"], when))
+        task = row["task_id"]
+        demo_cases.append(DemoCase(task, payload, label["label"], label["labeler"], when, task))
     labels = truth["label"].take(train).to_pylist()
     until = _when(at[train].max()).isoformat() if train.size else ""
     return History(payloads, labels, demo_cases, _team(tables, spec.use_case), until)
+
+
+def work_orders(tables: Mapping[str, pa.Table]) -> dict[tuple[int, float, float], str]:
+    """The firm's urgent work order of each failing reading, by the reading's time, torque and speed.
+
+    The firm's ``failure-risk`` model scored every reading at its time plus the call's latency, and
+    its prediction names the work order a failure opened; the reading is found again from those.
+    """
+    p = tables["predictions"]
+    if "latency_ms" not in p.column_names:
+        return {}
+    mine = p.filter(pc.and_(pc.equal(p["model"], FIRM_FAILURE_MODEL), pc.is_valid(p["task_id"])))
+    at = _us(mine["predicted_at"]) - np.round(mine["latency_ms"].to_numpy(zero_copy_only=False) * 1000)
+    orders = {}
+    for when, features, task in zip(
+        at.astype(np.int64).tolist(), mine["features"].to_pylist(), mine["task_id"].to_pylist(), strict=True
+    ):
+        reading = json.loads(features)
+        orders[(when, float(reading["torque_nm"]), float(reading["rotational_speed_rpm"]))] = task
+    return orders
 
 
 def failure_mode(readings: Readings) -> np.ndarray:
@@ -352,24 +390,30 @@ def reading_payload(readings: Readings, row: int) -> dict[str, Any]:
 
 
 def _from_readings(
-    tables: Mapping[str, pa.Table], params: FirmParams, spec: ModelSpec, weeks: int, cases: int, seed: int
+    tables: Mapping[str, pa.Table],
+    params: FirmParams,
+    spec: ModelSpec,
+    weeks: int,
+    every: int,
+    cap: int | None,
+    seed: int,
 ) -> History:
-    """Readings of every machine; the last weeks' cases are half failures (a technician sees alerts)."""
+    """Readings of every machine. The recent weeks' cases are every failing reading (each one an
+    alert a technician sees) and one in *every* quiet reading; with *cap*, at most half failing."""
     readings = sensor_readings(build_calendar(params.timeline), params.maintenance, stream(seed, "sensors"))
     modes = failure_mode(readings)
     rng = _rng(seed, spec.workflow)
-    train, _ = _split(readings.at, weeks, spec.training_rows, 0, rng)
+    train, _ = _split(readings.at, weeks, spec.training_rows, 1, 0, rng)
     cutoff = readings.at.max() - weeks * 7 * US_PER_DAY
     recent = np.flatnonzero(readings.at >= cutoff)
     failing, quiet = recent[modes[recent] > 0], recent[modes[recent] == 0]
-    n_fail = min(failing.size, cases // 2)
+    n_fail = failing.size if cap is None else min(failing.size, cap // 2)
+    n_quiet = _share(quiet.size, every, None if cap is None else cap - n_fail)
     picked = np.concatenate(
-        [
-            rng.choice(failing, n_fail, replace=False),
-            rng.choice(quiet, min(quiet.size, cases - n_fail), replace=False),
-        ]
+        [rng.choice(failing, n_fail, replace=False), rng.choice(quiet, n_quiet, replace=False)]
     ).astype(np.int64)
     picked = picked[np.argsort(readings.at[picked], kind="stable")]
+    orders = work_orders(tables)
     demo_cases = [
         DemoCase(
             f"reading-{readings.machine[r] + 1:03d}-{readings.day[r]:04d}",
@@ -377,6 +421,7 @@ def _from_readings(
             FAILURE_MODES[modes[r]],
             None,
             _when(readings.at[r]),
+            orders.get((int(readings.at[r]), float(readings.torque[r]), float(readings.rpm[r]))),
         )
         for r in picked
     ]
@@ -386,24 +431,36 @@ def _from_readings(
     return History(payloads, labels, demo_cases, _team(tables, spec.use_case), until)
 
 
+def recent_weeks(params: FirmParams, weeks: int = WEEKS) -> int:
+    """*weeks*, but at most half of the firm's timeline, so a short firm keeps history to train on."""
+    return max(1, min(weeks, params.timeline.months * 52 // 24))
+
+
 def demo_history(
     tables: Mapping[str, pa.Table],
     params: FirmParams,
     seed: int,
-    weeks: int = 4,
-    cases: int = 0,
+    weeks: int = WEEKS,
+    every: Mapping[str, int] | None = None,
+    cases: int | None = None,
 ) -> dict[str, History]:
-    """Per workflow: training history before the last *weeks*, and *cases* sampled from them.
+    """Per workflow: training history before the last *weeks* (at most half the timeline), and the
+    cases sampled from them.
 
-    *tables* are the firm's ``predictions``, ``labels`` and ``assignments`` (as generated, or
-    read back from the demo's Parquet files); sensor readings are regenerated from *seed*.
+    *every* gives each workflow's share of the recent work (:data:`EVERY` by default: one claim
+    or encounter in *n*; every failing machine reading and one quiet one in *n*); *cases* caps
+    the cases per workflow (0: training history only). *tables* are the firm's
+    ``predictions``, ``labels`` and ``assignments`` (as generated, or read back from the demo's
+    Parquet files); sensor readings are regenerated from *seed*.
     """
+    shares = {**EVERY, **(every or {})}
+    weeks = recent_weeks(params, weeks)
     out = {}
     for name, spec in SPECS.items():
         if spec.use_case == MAINTENANCE:
-            out[name] = _from_readings(tables, params, spec, weeks, cases, seed)
+            out[name] = _from_readings(tables, params, spec, weeks, shares[name], cases, seed)
         else:
-            out[name] = _from_predictions(tables, spec, weeks, cases, seed)
+            out[name] = _from_predictions(tables, spec, weeks, shares[name], cases, seed)
     return out
 
 
@@ -533,7 +590,7 @@ def load_model(
     with _LOCK:
         if seed not in _CACHE:
             tables, params = training_tables(seed)
-            trained = train_all(demo_history(tables, params, seed), seed)
+            trained = train_all(demo_history(tables, params, seed, cases=0), seed)
             _CACHE[seed] = {
                 name: SklearnModel(
                     SPECS[name].model, t.card.version, t.estimator, t.card.features, t.card.label

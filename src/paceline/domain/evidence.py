@@ -128,6 +128,16 @@ class RoiEvidence:
 
 
 @dataclass(frozen=True)
+class ComplianceEvidence:
+    """The use case's compliance & risk score (KPI 8) on the day of the gate, and its status."""
+
+    score: float | None
+    status: str  # green | amber | red | none
+    red_reasons: tuple[str, ...] = ()
+    top_fix: str = ""
+
+
+@dataclass(frozen=True)
 class Thresholds:
     """Pass marks of the automated checks; a workspace may change them in its settings."""
 
@@ -138,7 +148,6 @@ class Thresholds:
     error_rate_margin: float = 0.10  # production error rate at most 10% worse than the pre-AI baseline
     traceability: float = 0.99
     esat: float = 3.5
-    governance_adherence: float = 0.9
     min_roi: float = 0.0
 
 
@@ -163,6 +172,6 @@ class Evidence:
     reviews: tuple[ReviewState, ...] = ()
     esat: float | None = None
     risks: tuple[RiskState, ...] = ()
-    governance_adherence: float | None = None
+    compliance: ComplianceEvidence | None = None
     roi: RoiEvidence | None = None
     thresholds: Thresholds = field(default_factory=Thresholds)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from paceline.domain.enablement import PathTrainingEvidence
 from paceline.domain.evidence import Evidence, Link
 from paceline.domain.phases import (
     CHECKPOINTS,
@@ -304,13 +305,29 @@ class AssessmentsPassed(GateRule):
 
 
 class DemonstratedUse(GateRule):
+    """Trained people use the AI in their work: the share of those who finished their learning path
+    and decided on AI suggestions in the last 4 weeks of data (from the enablement records); without
+    learning paths, the adoption rate of everyone eligible."""
+
     key, title, phases = (
         "demonstrated_use",
-        "Demonstrated use in workflows (adoption rate)",
+        "Demonstrated use in workflows",
         frozenset({Phase.ENABLE}),
     )
 
     def check(self, ev: Evidence) -> CheckResult:
+        t = ev.training
+        if isinstance(t, PathTrainingEvidence) and t.demonstrated_rate is not None:
+            link = Link("training to outcomes", f"/enablement/outcomes?use_case={ev.use_case.key}")
+            res = _at_least(
+                self,
+                t.demonstrated_rate,
+                ev.thresholds.demonstrated_use,
+                "trained people deciding on AI suggestions in the last 4 weeks of data:",
+                "",
+                link,
+            )
+            return self.result(res.status, f"{res.reason} ({t.demonstrated} of {t.completed} trained)", link)
         link = Link("adoption rate", f"/kpis/adoption_rate?use_case={ev.use_case.key}")
         none = "no usage events or eligible people in the warehouse yet"
         return _at_least(
@@ -414,16 +431,23 @@ class RisksUnderControl(GateRule):
         return self.result(CheckStatus.PASS, f"{len(ev.risks)} risks, none critical after mitigation", link)
 
 
-class GovernanceAdherence(GateRule):
-    key, title = "governance_adherence", "Governance adherence"
+class ComplianceNotRed(GateRule):
+    """Governance adherence: the compliance & risk score (KPI 8) is not red."""
+
+    key, title = "compliance_score", "Compliance & risk score not red"
     phases, moves = frozenset({Phase.SCALE}), frozenset({Move.RECERTIFY})
 
     def check(self, ev: Evidence) -> CheckResult:
-        link = _uc_link(ev, "governance", "governance")
-        none = "no governance figure yet"
-        return _at_least(
-            self, ev.governance_adherence, ev.thresholds.governance_adherence, "adherence", none, link
-        )
+        link = Link("compliance score", f"/compliance?use_case={ev.use_case.key}")
+        c = ev.compliance
+        if c is None or c.score is None:
+            return self.result(CheckStatus.PENDING, "no applicable controls or risks to score yet", link)
+        text = f"score {c.score:.1f} ({c.status})"
+        if c.status != "red":
+            return self.result(CheckStatus.PASS, text, link)
+        why = "; ".join(c.red_reasons) or "below the red threshold"
+        fix = f"; fix first: {c.top_fix}" if c.top_fix else ""
+        return self.result(CheckStatus.FAIL, f"{text}: {why}{fix}", link)
 
 
 class SustainedRoi(GateRule):
@@ -458,7 +482,7 @@ def default_rules() -> list[GateRule]:
         ReviewsHeld(),
         UserSatisfaction(),
         RisksUnderControl(),
-        GovernanceAdherence(),
+        ComplianceNotRed(),
         SustainedRoi(),
     ]
     rules += [DeliverablesDone(p) for p in Phase]

@@ -32,6 +32,8 @@ class Action(StrEnum):
     INGEST = "data.ingest"
     AUDIT_READ = "audit.read"
     AUDIT_VERIFY = "audit.verify"
+    AUDIT_EXPORT = "audit.export"  # send the audit log to a SIEM, download it (a read)
+    AUDIT_CHECKPOINT = "audit.checkpoint"  # sign the chain head with the workspace's key
     USER_READ = "user.read"
     USER_MANAGE = "user.manage"
     TOKEN_CREATE_OWN = "token.create_own"
@@ -42,8 +44,15 @@ class Action(StrEnum):
     GATE_OVERRIDE = "gate.override"  # move it although checks fail, with a written justification
     LIFECYCLE_RECORD = "lifecycle.record"  # deliverables, requirements, options, risks, reviews, figures
     TRAINING_RECORD = "training.record"  # enter or import learning records
+    LEARNING_READ = "learning.read_individual"  # see another person's learning records (people/HR)
     CASE_START = "case.start"  # start a case of a runtime workflow (API, CLI)
     REVIEW_DECIDE = "review.decide"  # claim and decide human-review items of a workflow's use case
+    MODEL_REGISTER = "model.register"  # register models and versions, cards, lineage, schedules
+    MODEL_APPROVE = "model.approve"  # approve a version's move to canary or production
+    MONITOR_MANAGE = "monitor.manage"  # drift references, thresholds and alert rules
+    INCIDENT_MANAGE = "incident.manage"  # acknowledge alerts; open, update and resolve incidents
+    GOVERNANCE_MANAGE = "governance.manage"  # frameworks, controls, findings, management reviews, retention
+    EVIDENCE_UPLOAD = "evidence.upload"  # upload evidence documents for a use case
 
 
 SCOPED_ACTIONS: frozenset[Action] = frozenset(
@@ -54,6 +63,11 @@ SCOPED_ACTIONS: frozenset[Action] = frozenset(
         Action.GATE_ADVANCE,
         Action.LIFECYCLE_RECORD,
         Action.REVIEW_DECIDE,  # the scope is the workflow's use case
+        Action.MODEL_REGISTER,  # the scope is the model's use case
+        Action.MODEL_APPROVE,
+        Action.MONITOR_MANAGE,
+        Action.INCIDENT_MANAGE,
+        Action.EVIDENCE_UPLOAD,  # the scope is the document's use case
     }
 )
 
@@ -66,15 +80,57 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
     Role.ADMIN: frozenset(Action),
     Role.PROGRAM_MANAGER: _EVERYONE
     | _OWNERS
-    | {Action.USER_READ, Action.GATE_OVERRIDE, Action.TRAINING_RECORD, Action.CASE_START},
-    Role.BUSINESS_OWNER: _EVERYONE | _OWNERS,
-    Role.DATA_ENGINEER: _EVERYONE | {Action.INGEST, Action.LIFECYCLE_RECORD, Action.CASE_START},
-    Role.ML_ENGINEER: _EVERYONE | {Action.INGEST, Action.LIFECYCLE_RECORD, Action.CASE_START},
+    | {
+        Action.USER_READ,
+        Action.GATE_OVERRIDE,
+        Action.TRAINING_RECORD,
+        Action.CASE_START,
+        Action.MODEL_APPROVE,
+        Action.MONITOR_MANAGE,
+        Action.INCIDENT_MANAGE,
+        Action.GOVERNANCE_MANAGE,
+        Action.EVIDENCE_UPLOAD,
+    },
+    Role.BUSINESS_OWNER: _EVERYONE
+    | _OWNERS
+    | {Action.MODEL_APPROVE, Action.INCIDENT_MANAGE, Action.EVIDENCE_UPLOAD},
+    Role.DATA_ENGINEER: _EVERYONE
+    | {
+        Action.INGEST,
+        Action.LIFECYCLE_RECORD,
+        Action.CASE_START,
+        Action.MONITOR_MANAGE,
+        Action.INCIDENT_MANAGE,
+        Action.EVIDENCE_UPLOAD,
+    },
+    Role.ML_ENGINEER: _EVERYONE
+    | {
+        Action.INGEST,
+        Action.LIFECYCLE_RECORD,
+        Action.CASE_START,
+        Action.MODEL_REGISTER,
+        Action.MONITOR_MANAGE,
+        Action.INCIDENT_MANAGE,
+        Action.EVIDENCE_UPLOAD,
+    },
     Role.SECURITY: _EVERYONE
-    | {Action.AUDIT_READ, Action.AUDIT_VERIFY, Action.USER_READ, Action.LIFECYCLE_RECORD},
-    Role.PEOPLE: _EVERYONE | {Action.LIFECYCLE_RECORD, Action.TRAINING_RECORD},
+    | {
+        Action.AUDIT_READ,
+        Action.AUDIT_VERIFY,
+        Action.AUDIT_EXPORT,
+        Action.AUDIT_CHECKPOINT,
+        Action.USER_READ,
+        Action.LIFECYCLE_RECORD,
+        Action.MODEL_APPROVE,
+        Action.INCIDENT_MANAGE,
+        Action.GOVERNANCE_MANAGE,
+        Action.EVIDENCE_UPLOAD,
+    },
+    Role.PEOPLE: _EVERYONE
+    | {Action.LIFECYCLE_RECORD, Action.TRAINING_RECORD, Action.LEARNING_READ, Action.EVIDENCE_UPLOAD},
     Role.REVIEWER: _EVERYONE | {Action.REVIEW_DECIDE},
-    Role.AUDITOR: _EVERYONE | {Action.AUDIT_READ, Action.AUDIT_VERIFY, Action.USER_READ},
+    Role.AUDITOR: _EVERYONE
+    | {Action.AUDIT_READ, Action.AUDIT_VERIFY, Action.AUDIT_EXPORT, Action.USER_READ},
 }
 
 

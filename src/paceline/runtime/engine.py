@@ -1,8 +1,11 @@
-"""The durable case engine: runs each case's steps, one committed transaction per step.
+"""The durable case engine: runs each case's steps and journals them in committed groups.
 
 A worker claims due cases with a lease, then for each step either replays the output
-the journal holds (the step finished before a crash) or runs it and commits the journal
-row together with the case's new step and version. Human review is a stored state: the
+the journal holds (the step finished before a crash) or runs it; a group of steps is
+committed with its journal rows together with the case's new step and version, checked
+against the version read and the lease held. A group ends at the model call (never
+repeated once it returned) and at the last step; a case's last group, pure steps only,
+is carried into the next commit of the same worker. Human review is a stored state: the
 case waits as ``awaiting_review`` with an open review task, and the decision moves it on.
 Downstream actions are written to the outbox in the act step's transaction and sent by
 :mod:`paceline.runtime.dispatch` with an idempotency key that never changes for the case.
@@ -13,11 +16,13 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError as PydanticError
+from sqlalchemy.exc import IntegrityError
 
 from paceline.domain.workflow import (
     STEPS,
@@ -38,7 +43,7 @@ from paceline.runtime.flags import FlagService, hide_suggestion, release_key
 from paceline.runtime.registry import REGISTRY, Registry
 from paceline.storage.case_repo import CaseRepository, case_doc, iso
 from paceline.storage.db import Store
-from paceline.storage.runtime_models import CaseRow, OutboxRow, ReviewTaskRow, StepRunRow
+from paceline.storage.runtime_models import CaseRow, ReviewTaskRow
 
 
 def utcnow() -> datetime:
@@ -67,6 +72,32 @@ def action_url(workflow: str) -> str | None:
 GROUP_ENDS = frozenset({Step.INFER, Step.RECORD})
 
 
+@dataclass
+class Claimed:
+    """A claimed case as the claim's transaction read it, until it runs."""
+
+    case: dict[str, Any]
+    journal: dict[str, Any]
+    release: dict[str, Any] | None  # the trigger's release evaluation (feature_flag.* attributes)
+    release_read: bool  # whether the claim read it (a case past its infer step does not need it)
+
+
+@dataclass
+class Group:
+    """Finished steps of one case, journaled in one transaction with the case's move on."""
+
+    wf: Workflow
+    ctx: CaseContext
+    case: dict[str, Any]
+    version: int  # the case's version before these steps
+    steps: list[tuple[Step, dict[str, Any], float]] = field(default_factory=list)  # (step, output, ms)
+    review: bool = False  # after these steps the case waits for a person
+
+    @property
+    def completes(self) -> bool:
+        return bool(self.steps) and self.steps[-1][0] is Step.RECORD
+
+
 class LeaseLost(Exception):
     """Another worker took the case over (this one stalled past its lease): stop touching it."""
 
@@ -86,29 +117,13 @@ class Runtime:
         self.flags = flags or FlagService(store, registry)
         self.config = config or RuntimeConfig()
         self.action_urls = action_urls or {}
-        self._loaded: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}  # claimed, not yet run
+        self._loaded: dict[str, Claimed] = {}  # claimed, not yet run
 
     # --- triggers --------------------------------------------------------------------
     def start(self, workflow: str, external_id: str, payload: Any, actor: str) -> tuple[dict[str, Any], bool]:
         """Create a case (or return the existing one for the same external id): ``(case, created)``."""
         wf = self.registry.get(workflow)
-        if not isinstance(external_id, str) or not external_id.strip() or len(external_id) > 200:
-            raise ValidationError(
-                "external_id must be 1-200 characters", field="external_id", value=external_id
-            )
-        if not isinstance(payload, dict):
-            raise ValidationError("payload must be a JSON object", field="payload", fix="see example_payload")
-        try:
-            clean = wf.payload_model.model_validate(payload).model_dump(mode="json")
-        except PydanticError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "payload"
-            raise ValidationError(
-                f"payload.{where}: {first['msg']}",
-                field=f"payload.{where}",
-                value=first.get("input"),
-                fix=f"GET /api/v1/workflows/{wf.name} shows the schema and an example",
-            ) from None
+        clean = _validated(wf, external_id, payload)
         with self.store.read() as session:  # a repeated trigger: no flag evaluation
             found = CaseRepository(session).find_external(wf.name, external_id)
             if found is not None:
@@ -120,50 +135,112 @@ class Runtime:
             found = repo.find_external(wf.name, external_id)
             if found is not None:
                 return self._case_view(repo, found), False
-            now = utcnow()
-            row = CaseRow(
-                id=case_id,
-                workflow=wf.name,
-                workflow_version=wf.version,
-                external_id=external_id,
-                status=CaseStatus.RUNNING.value,
-                step=Step.TRIGGER.value,
-                payload=clean,
-                variant=release.variant,
-                version=0,
-                attempts=0,
-                next_run_at=now,
-                created_at=now,
-                updated_at=now,
-            )
+            row = CaseRow(**_new_case(wf, case_id, external_id, clean, release.variant, utcnow()))
             stored = repo.add_case(row)
             if stored is not row:  # a concurrent trigger with this external id inserted it first
                 return self._case_view(repo, stored), False
             self.flags.record_assignment(session, release, case_id)
             return self._case_view(repo, row), True
 
+    def start_many(
+        self, workflow: str, items: Sequence[tuple[str, Any]], actor: str, chunk: int = 500
+    ) -> list[tuple[str, bool]]:
+        """Start many cases of *workflow* (bulk intake: a batch of claims, the demo's recent months):
+        ``(case id, created)`` for each ``(external_id, payload)``, in order.
+
+        Each item is checked as :meth:`start` checks it, and an external id seen before (earlier
+        in *items* too) gives its existing case without a flag evaluation. Each *chunk* of new
+        cases is written in one transaction: the cases, their release assignments and their audit
+        entries with one statement each. If a concurrent trigger inserted one of the external ids
+        meanwhile, that chunk falls back to :meth:`start` per item, which settles the race.
+        """
+        wf = self.registry.get(workflow)
+        cleaned = [(external_id, _validated(wf, external_id, payload)) for external_id, payload in items]
+        known: dict[str, tuple[str, bool]] = {}  # external id -> (case id, created by this call)
+        for first in range(0, len(cleaned), chunk):
+            part = cleaned[first : first + chunk]
+            with self.store.read() as session:
+                for external_id, case_id in CaseRepository(session).external_ids(
+                    wf.name, [e for e, _ in part]
+                ):
+                    known.setdefault(external_id, (case_id, False))
+            fresh: dict[str, dict[str, Any]] = {}
+            for external_id, clean in part:
+                if external_id not in known:
+                    fresh.setdefault(external_id, clean)
+            if fresh:
+                known |= self._insert_cases(wf, fresh, actor)
+        out, seen = [], set()
+        for external_id, _ in cleaned:
+            case_id, created = known[external_id]
+            out.append((case_id, created and external_id not in seen))
+            seen.add(external_id)
+        return out
+
+    def _insert_cases(
+        self, wf: Workflow, fresh: dict[str, dict[str, Any]], actor: str
+    ) -> dict[str, tuple[str, bool]]:
+        """Write new cases (external id -> payload) in one transaction: external id -> (case id,
+        created)."""
+        now = utcnow()
+        rows, releases = [], []
+        for external_id, clean in fresh.items():
+            case_id = str(uuid.uuid4())
+            release = self.flags.release(wf.name, case_id, clean)  # sticky, as in start()
+            rows.append(_new_case(wf, case_id, external_id, clean, release.variant, now))
+            releases.append((release, case_id))
+        try:
+            with self.store.write(actor) as session:
+                CaseRepository(session).add_cases(rows)
+                self.flags.record_assignments(session, releases)
+        except IntegrityError:  # a concurrent trigger won an external id: settle each case alone
+            settled = {}
+            for external_id, clean in fresh.items():
+                case, created = self.start(wf.name, external_id, clean, actor)
+                settled[external_id] = (case["id"], created)
+            return settled
+        return {row["external_id"]: (row["id"], True) for row in rows}
+
     # --- execution ---------------------------------------------------------------------
     def run_due(self, worker: str, limit: int = 8) -> int:
-        """Claim up to *limit* due cases and run each until it waits, completes or fails."""
+        """Claim up to *limit* due cases and run each until it waits, completes or fails.
+
+        The claim's transaction also reads what the cases need before they run (no transaction
+        per case for it): each case's journal, the release evaluation of the cases still to
+        infer, and the flag definitions when any flag changed since this process read them.
+        A case's last group is committed with the next case's first one (see :meth:`_run_case`).
+        """
         with self.store.write(f"worker:{worker}") as session:
             repo = CaseRepository(session)
-            rows = repo.claim(worker, utcnow(), self.config.lease, limit)
-            claimed = [r.id for r in rows]
-            for row in rows:  # read with the claim: no second transaction per case
-                fresh = row.step == Step.TRIGGER.value  # a new case has no journal yet
-                journal = {} if fresh else {s: dict(r.output) for s, r in repo.journal(row.id).items()}
-                self._loaded[row.id] = (case_doc(row), journal)
-        for case_id in claimed:
+            cases = repo.claim(worker, utcnow(), self.config.lease, limit)
+            if not cases:
+                return 0
+            journals = repo.journals([c["id"] for c in cases if c["step"] != Step.TRIGGER.value])
+            to_infer = {
+                c["id"]: release_key(c["workflow"])
+                for c in cases
+                if Step.INFER.value not in journals.get(c["id"], {})
+            }
+            releases = self.flags.assignments(session, to_infer)
+            self.flags.refresh(session)
+            for case in cases:
+                self._loaded[case["id"]] = Claimed(
+                    case, journals.get(case["id"], {}), releases.get(case["id"]), case["id"] in to_infer
+                )
+        held: list[Group] = []
+        for case in cases:
             try:
-                self._run_case(worker, case_id)
+                self._run_case(worker, case["id"], held)
             except LeaseLost:
                 continue
             finally:
-                self._loaded.pop(case_id, None)
-        return len(claimed)
+                self._loaded.pop(case["id"], None)
+        if held:  # the batch's last finished case
+            self._commit(worker, held)
+        return len(cases)
 
-    def _load(self, case_id: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
-        """The case and its journal as the claim read them (else read now)."""
+    def _load(self, case_id: str) -> Claimed | None:
+        """The case, its journal and its release evaluation as the claim read them (else read now)."""
         loaded = self._loaded.pop(case_id, None)
         if loaded is not None:
             return loaded
@@ -172,42 +249,64 @@ class Runtime:
             row = repo.get(case_id)
             if row is None:
                 return None
-            return case_doc(row), {step: dict(run.output) for step, run in repo.journal(case_id).items()}
+            return Claimed(case_doc(row), repo.journals([case_id])[case_id], None, False)
 
-    def _run_case(self, worker: str, case_id: str) -> None:
-        loaded = self._load(case_id)
-        if loaded is None:
+    def _run_case(self, worker: str, case_id: str, held: list[Group] | None = None) -> None:
+        """Run the case's remaining steps, committing at each group's end.
+
+        With *held* (a batch's list), a case's last group — pure steps and rows, no call out —
+        is not committed at once but held and committed in the transaction of the next group
+        this worker commits (usually the next case's trigger-to-infer group), which halves the
+        commits per case. A crash before that commit re-runs only those pure steps.
+        """
+        claimed = self._load(case_id)
+        if claimed is None:
             return
-        case, journal = loaded
+        lone = held is None
+        held = [] if held is None else held
+        case, journal = claimed.case, claimed.journal
         wf = self.registry.get(case["workflow"])
         ctx = CaseContext(case_id, case["external_id"], case["payload"], journal, case["variant"])
-        version = case["version"]
-        index = STEPS.index(Step(case["step"]))
-        pending: list[tuple[Step, dict[str, Any], float]] = []
-        for step in STEPS[index:]:
+        group = Group(wf, ctx, case, case["version"])
+        for step in STEPS[STEPS.index(Step(case["step"])) :]:
             if step.value in journal:  # finished before a crash: replay, never re-run
                 ctx.outputs[step.value] = journal[step.value]
                 continue
             if step is Step.REVIEW and ctx.outputs[Step.ROUTE.value]["route"] == Route.REVIEW.value:
-                if pending:
-                    version = self._commit(worker, wf, ctx, pending, version)
-                self._await_review(worker, wf, ctx, version)
+                group.review = True
+                self._save(worker, held, group)
                 return
             started = time.perf_counter()
             try:
-                output = self._execute(wf, step, ctx)
+                output = self._execute(wf, step, ctx, claimed)
             except Exception as exc:  # a step's own failure: recorded on the case, visible in the API
-                if pending:  # keep the work done before it
-                    version = self._commit(worker, wf, ctx, pending, version)
+                version = group.version + (1 if group.steps else 0)
+                self._save(worker, held, group)  # keep the work done before it
                 self._fail(worker, case_id, version, step, exc, case["attempts"])
                 return
             ctx.outputs[step.value] = output
-            pending.append((step, output, (time.perf_counter() - started) * 1000))
+            group.steps.append((step, output, (time.perf_counter() - started) * 1000))
             if step in GROUP_ENDS:
-                version = self._commit(worker, wf, ctx, pending, version)
-                pending = []
+                if step is Step.RECORD and not lone:
+                    held.append(group)
+                else:
+                    self._save(worker, held, group)
+                group = Group(wf, ctx, case, group.version + 1)
 
-    def _execute(self, wf: Workflow, step: Step, ctx: CaseContext) -> dict[str, Any]:
+    def _save(self, worker: str, held: list[Group], group: Group) -> None:
+        """Commit the held groups and *group*; LeaseLost if *group*'s case was taken over."""
+        groups = [*held, group] if group.steps or group.review else list(held)
+        held.clear()
+        if groups and group.ctx.case_id in self._commit(worker, groups):
+            raise LeaseLost(group.ctx.case_id)
+
+    def _release(self, wf: Workflow, ctx: CaseContext, claimed: Claimed) -> dict[str, Any] | None:
+        """The trigger's release evaluation of the case (read with the claim, else now)."""
+        if claimed.release_read:
+            return claimed.release
+        return self.flags.assignment(release_key(wf.name), ctx.case_id)
+
+    def _execute(self, wf: Workflow, step: Step, ctx: CaseContext, claimed: Claimed) -> dict[str, Any]:
         out = ctx.outputs
         if step is Step.TRIGGER:
             return {"payload": ctx.payload}
@@ -216,7 +315,7 @@ class Runtime:
         if step is Step.INFER:
             call = wf.predictor(ctx.model_variant).predict(out["extract"]["features"], ctx.case_id)
             suggestion = wf.suggest(ctx, out["extract"]["features"], call)
-            release = self.flags.assignment(release_key(wf.name), ctx.case_id)
+            release = self._release(wf, ctx, claimed)
             flags = [release] if release else []  # the trigger's evaluation, as feature_flag.* attributes
             return {"suggestion": suggestion.to_dict(), "call": call.to_dict(), "feature_flags": flags}
         if step is Step.RULES:
@@ -239,45 +338,67 @@ class Runtime:
             return {"action_key": key if body is not None else None, "body": body}
         return {"recorded": True}
 
-    def _commit(
-        self,
-        worker: str,
-        wf: Workflow,
-        ctx: CaseContext,
-        done_steps: list[tuple[Step, dict[str, Any], float]],
-        version: int,
-    ) -> int:
-        """Journal finished steps and move the case on, in one transaction; the new version.
+    def _commit(self, worker: str, groups: list[Group]) -> set[str]:
+        """Journal each group's steps and move its case on, all in one transaction; the ids of
+        the cases whose lease or version no longer matched (taken over: nothing of theirs written).
 
-        Several steps share a transaction when nothing outside the database happened between
-        them (they are pure, or their side effect is a row written in this same transaction);
-        a step that calls out (the model) ends its group, so it is never repeated after a crash.
+        Steps share a transaction when nothing outside the database happened between them (they
+        are pure, or their side effect is a row written in this same transaction); a step that
+        calls out (the model) ends its group, so it is never repeated after a crash. The journal
+        rows, outbox rows and events of all groups are written with one statement each.
         """
-        now = utcnow()
-        last = done_steps[-1][0]
-        nxt = STEPS.index(last) + 1
-        done = nxt == len(STEPS)
+        now, lost = utcnow(), set()
+        steps: list[dict[str, Any]] = []
+        actions: list[dict[str, Any]] = []
+        events: list[tuple[str, dict[str, Any]]] = []
         with self.store.write(f"worker:{worker}") as session:
             repo = CaseRepository(session)
-            values: dict[str, Any] = {
-                "step": STEPS[min(nxt, len(STEPS) - 1)].value,
+            for g in groups:
+                if not repo.advance(g.ctx.case_id, worker, g.version, now, **self._move(g, now)):
+                    lost.add(g.ctx.case_id)
+                    continue
+                steps += [
+                    self._step_row(g.wf, g.ctx, step, out, ms, worker, now) for step, out, ms in g.steps
+                ]
+                outputs = {step.value: out for step, out, _ in g.steps}
+                if outputs.get(Step.ROUTE.value, {}).get("route") == Route.QA.value:
+                    repo.add_review(self._review_row(g.wf, g.ctx, "qa", now))
+                if g.review:
+                    repo.add_review(self._review_row(g.wf, g.ctx, "review", now))
+                act = outputs.get(Step.ACT.value)
+                if act and act["action_key"]:
+                    actions.append(self._action_row(g.wf, g.ctx, act, now))
+                if g.completes:
+                    waited = g.ctx.outputs[Step.ROUTE.value]["route"] == Route.REVIEW.value
+                    reviews = repo.reviews_of(g.ctx.case_id) if waited else []  # else no decided review
+                    events += case_events(g.wf, g.case, g.ctx.outputs, reviews, now)
+            repo.add_steps(steps)
+            repo.add_actions(actions)
+            repo.add_events(events, now)
+        return lost
+
+    def _move(self, group: Group, now: datetime) -> dict[str, Any]:
+        """The case's new state after *group*: waiting for a person, completed, or at its next step."""
+        if group.review:
+            return {
+                "status": CaseStatus.AWAITING_REVIEW.value,
+                "step": Step.REVIEW.value,
+                "lease_owner": None,
+                "lease_expires_at": None,
+            }
+        if group.completes:
+            return {
+                "status": CaseStatus.COMPLETED.value,
+                "step": Step.RECORD.value,
+                "completed_at": now,
+                "lease_owner": None,
                 "lease_expires_at": now + self.config.lease,
             }
-            if done:
-                values |= {"status": CaseStatus.COMPLETED.value, "completed_at": now, "lease_owner": None}
-            if not repo.advance(ctx.case_id, worker, version, now, **values):
-                raise LeaseLost(ctx.case_id)
-            for step, output, ms in done_steps:
-                self._journal(repo, wf, ctx, step, output, ms, worker, now)
-            if done:
-                case = case_doc(repo.get(ctx.case_id))  # type: ignore[arg-type]
-                for table, row in case_events(wf, case, ctx.outputs, repo.reviews_of(ctx.case_id), now):
-                    repo.add_event(table, row, now)
-        return version + 1
+        nxt = STEPS[STEPS.index(group.steps[-1][0]) + 1]
+        return {"step": nxt.value, "lease_expires_at": now + self.config.lease}
 
-    def _journal(
+    def _step_row(
         self,
-        repo: CaseRepository,
         wf: Workflow,
         ctx: CaseContext,
         step: Step,
@@ -285,38 +406,33 @@ class Runtime:
         ms: float,
         worker: str,
         now: datetime,
-    ) -> None:
-        key = idempotency_key(ctx.case_id, step.value, wf.version)
-        repo.add_step(
-            StepRunRow(
-                case_id=ctx.case_id,
-                step=step.value,
-                idempotency_key=key,
-                status="succeeded",
-                output=output,
-                worker=worker,
-                duration_ms=ms,
-                finished_at=now,
-            )
-        )
-        if step is Step.ROUTE and output["route"] == Route.QA.value:
-            repo.add_review(self._review_row(wf, ctx, "qa", now))
-        if step is Step.ACT and output["action_key"]:
-            repo.add_action(self._action_row(wf, ctx, output, now))
+    ) -> dict[str, Any]:
+        return {
+            "case_id": ctx.case_id,
+            "step": step.value,
+            "idempotency_key": idempotency_key(ctx.case_id, step.value, wf.version),
+            "status": "succeeded",
+            "output": output,
+            "worker": worker,
+            "duration_ms": ms,
+            "finished_at": now,
+        }
 
-    def _action_row(self, wf: Workflow, ctx: CaseContext, output: dict[str, Any], now: datetime) -> OutboxRow:
+    def _action_row(
+        self, wf: Workflow, ctx: CaseContext, output: dict[str, Any], now: datetime
+    ) -> dict[str, Any]:
         url = self.action_urls.get(wf.name) or action_url(wf.name)
-        return OutboxRow(
-            case_id=ctx.case_id,
-            workflow=wf.name,
-            action="act",
-            target=url,
-            payload=output["body"],
-            idempotency_key=output["action_key"],
-            status="pending" if url else "recorded",
-            attempts=0,
-            next_attempt_at=now,
-        )
+        return {
+            "case_id": ctx.case_id,
+            "workflow": wf.name,
+            "action": "act",
+            "target": url,
+            "payload": output["body"],
+            "idempotency_key": output["action_key"],
+            "status": "pending" if url else "recorded",
+            "attempts": 0,
+            "next_attempt_at": now,
+        }
 
     def _review_row(self, wf: Workflow, ctx: CaseContext, kind: str, now: datetime) -> ReviewTaskRow:
         shown = {
@@ -340,20 +456,6 @@ class Runtime:
             comment="",
             created_at=now,
         )
-
-    def _await_review(self, worker: str, wf: Workflow, ctx: CaseContext, version: int) -> None:
-        now = utcnow()
-        with self.store.write(f"worker:{worker}") as session:
-            repo = CaseRepository(session)
-            values = {
-                "status": CaseStatus.AWAITING_REVIEW.value,
-                "step": Step.REVIEW.value,
-                "lease_owner": None,
-                "lease_expires_at": None,
-            }
-            if not repo.advance(ctx.case_id, worker, version, now, **values):
-                raise LeaseLost(ctx.case_id)
-            repo.add_review(self._review_row(wf, ctx, "review", now))
 
     def _fail(
         self, worker: str, case_id: str, version: int, step: Step, exc: Exception, attempts: int = 0
@@ -418,6 +520,47 @@ class Runtime:
             )
         with self.store.read() as session:
             return [case_doc(r) for r in CaseRepository(session).list_cases(workflow, status, limit)]
+
+
+def _validated(wf: Workflow, external_id: Any, payload: Any) -> dict[str, Any]:
+    """The trigger's payload as the workflow's model cleans it; a ValidationError naming the field."""
+    if not isinstance(external_id, str) or not external_id.strip() or len(external_id) > 200:
+        raise ValidationError("external_id must be 1-200 characters", field="external_id", value=external_id)
+    if not isinstance(payload, dict):
+        raise ValidationError("payload must be a JSON object", field="payload", fix="see example_payload")
+    try:
+        clean: dict[str, Any] = wf.payload_model.model_validate(payload).model_dump(mode="json")
+    except PydanticError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "payload"
+        raise ValidationError(
+            f"payload.{where}: {first['msg']}",
+            field=f"payload.{where}",
+            value=first.get("input"),
+            fix=f"GET /api/v1/workflows/{wf.name} shows the schema and an example",
+        ) from None
+    return clean
+
+
+def _new_case(
+    wf: Workflow, case_id: str, external_id: str, payload: dict[str, Any], variant: str, now: datetime
+) -> dict[str, Any]:
+    """The columns of a new case: running, at its trigger, due now."""
+    return {
+        "id": case_id,
+        "workflow": wf.name,
+        "workflow_version": wf.version,
+        "external_id": external_id,
+        "status": CaseStatus.RUNNING.value,
+        "step": Step.TRIGGER.value,
+        "payload": payload,
+        "variant": variant,
+        "version": 0,
+        "attempts": 0,
+        "next_run_at": now,
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 def _suggestion(doc: dict[str, Any]) -> Suggestion:

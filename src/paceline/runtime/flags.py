@@ -22,19 +22,21 @@ the ``feature_flag.evaluation`` event (semantic conventions, release candidate).
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from openfeature.client import OpenFeatureClient
 from openfeature.evaluation_context import EvaluationContext
 from openfeature.exception import ErrorCode
 from openfeature.flag_evaluation import FlagEvaluationDetails, FlagResolutionDetails
 from openfeature.provider import AbstractProvider, FeatureProvider, Metadata, ProviderStatus
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, insert, select
+from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
 from paceline.domain.flags import (
@@ -105,7 +107,11 @@ def hide_suggestion(shown: dict[str, Any]) -> dict[str, Any]:
 
 
 # --- rows <-> domain -----------------------------------------------------------------------------
-def _flag(row: FlagRow) -> Flag:
+FLAGS = cast(Table, FlagRow.__table__)
+ASSIGNMENTS = cast(Table, FlagAssignmentRow.__table__)
+
+
+def _flag(row: FlagRow | Row[Any]) -> Flag:
     doc = {
         "state": row.state,
         "variants": list(row.variants),
@@ -129,28 +135,100 @@ def flag_doc(row: FlagRow) -> dict[str, Any]:
 
 
 # --- the OpenFeature provider --------------------------------------------------------------------
+CACHE_SECONDS = 1.0  # how long a provider trusts the flag definitions it read without checking
+
+
+class _Changes:
+    """Flag changes committed by this process: a provider that read the definitions before the
+    latest one reads them again, so a change is seen at once by every evaluation in the process."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def bump(self) -> None:
+        with self._lock:
+            self.count += 1
+
+
+CHANGES = _Changes()
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    """The flag definitions as read at one moment, with what tells whether they are still current."""
+
+    flags: dict[str, Flag]
+    stamp: tuple[int, int]  # (number of flags, sum of their versions): every change moves it
+    local: int  # CHANGES.count before the read
+    checked_at: float  # time.monotonic() when the store last confirmed them
+
+
+def _stamp_of(versions: Sequence[int]) -> tuple[int, int]:
+    return len(versions), sum(versions)
+
+
 class StoreProvider(AbstractProvider):
-    """OpenFeature provider over the ``flags`` table (read on every evaluation: a kill switch
-    acts on the next case, in every worker, without a cache to expire).
+    """OpenFeature provider over the ``flags`` table, with the definitions cached per process.
+
+    The table is small (two flags per workflow) and read whole. The copy is trusted for
+    ``ttl`` seconds (:data:`CACHE_SECONDS`), dropped at once when this process changes a flag,
+    and checked by every worker batch: :meth:`refresh`, in the claim's transaction, compares the
+    flags' count and version sum with the copy's (every change bumps a version) and re-reads
+    them only if they differ. So a kill switch turned on anywhere acts on every case a worker
+    claims afterwards, and on a trigger within ``ttl`` seconds, without a read per evaluation.
 
     A missing ``release.*`` or ``kill.*`` flag resolves to the code's default with reason
     ``DEFAULT`` (every workflow implicitly has both); other unknown keys are
     ``FLAG_NOT_FOUND``. Release flags are strings, kill switches booleans.
     """
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, ttl: float = CACHE_SECONDS) -> None:
         super().__init__()
-        self.store = store
+        self.store, self.ttl = store, ttl
+        self._snapshot: _Snapshot | None = None
+        self.reads = 0  # how often the definitions were read from the store
 
     def get_metadata(self) -> Metadata:
         return Metadata(name=PROVIDER_NAME)
 
+    def load(self, session: Session) -> dict[str, Flag]:
+        """Read every flag definition in *session* and keep them."""
+        local = CHANGES.count  # taken first: a change committed during the read is caught next time
+        rows = session.execute(select(FLAGS)).all()
+        flags = {r.key: _flag(r) for r in rows}
+        self._snapshot = _Snapshot(flags, _stamp_of([r.version for r in rows]), local, time.monotonic())
+        self.reads += 1
+        return flags
+
+    def refresh(self, session: Session) -> None:
+        """Check the kept definitions against the store in *session* (one aggregate query) and
+        read them again only if a flag changed."""
+        snapshot, local = self._snapshot, CHANGES.count
+        count, total = session.execute(
+            select(func.count(), func.coalesce(func.sum(FLAGS.c.version), 0))
+        ).one()
+        if snapshot is None or snapshot.local != local or snapshot.stamp != (int(count), int(total)):
+            self.load(session)
+        else:
+            self._snapshot = replace(snapshot, checked_at=time.monotonic())
+
+    def definitions(self) -> dict[str, Flag]:
+        """The flag definitions: the kept copy while it is current, else read now."""
+        snapshot = self._snapshot
+        if (
+            snapshot is not None
+            and snapshot.local == CHANGES.count
+            and time.monotonic() - snapshot.checked_at < self.ttl
+        ):
+            return snapshot.flags
+        with self.store.read() as session:
+            return self.load(session)
+
     def _resolve(
         self, key: str, default: Any, context: EvaluationContext | None, kind: FlagKind
     ) -> FlagResolutionDetails[Any]:
-        with self.store.read() as session:
-            row = session.get(FlagRow, key)
-            flag = None if row is None else _flag(row)
+        flag = self.definitions().get(key)
         if flag is None:
             if key.startswith(f"{kind.value}."):
                 return FlagResolutionDetails(
@@ -351,6 +429,43 @@ class FlagService:
             )
         )
 
+    def record_assignments(self, session: Session, results: Sequence[tuple[FlagResult, str]]) -> None:
+        """Keep several cases' sticky assignments (``(result, case id)``) with one statement."""
+        if results:
+            now = utcnow()
+            session.execute(
+                insert(ASSIGNMENTS),
+                [
+                    {
+                        "flag_key": r.key,
+                        "targeting_key": case_id,
+                        "variant": r.variant,
+                        "reason": r.reason,
+                        "flag_version": r.version,
+                        "attributes": r.attributes,
+                        "evaluated_at": now,
+                    }
+                    for r, case_id in results
+                ],
+            )
+
+    def assignments(self, session: Session, wanted: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+        """The stored evaluation attributes of several cases' assignments, read in *session*:
+        *wanted* maps each case id to its flag key; cases without an assignment are left out."""
+        if not wanted:
+            return {}
+        a = ASSIGNMENTS.c
+        stmt = select(a.targeting_key, a.flag_key, a.attributes).where(
+            a.targeting_key.in_(list(wanted)), a.flag_key.in_(sorted(set(wanted.values())))
+        )
+        return {case: dict(attrs) for case, key, attrs in session.execute(stmt) if wanted.get(case) == key}
+
+    def refresh(self, session: Session) -> None:
+        """Bring the provider's copy of the flags up to date in *session* (a worker's claim), if
+        the provider keeps one."""
+        if isinstance(self.provider, StoreProvider):
+            self.provider.refresh(session)
+
     def assignment(self, key: str, case_id: str) -> dict[str, Any] | None:
         """The stored evaluation attributes of *case_id*'s assignment on *key*, if any."""
         with self.store.read() as session:
@@ -433,7 +548,9 @@ class FlagService:
         self._check_subject(flag)
         text = reason or (doc.get("reason") if isinstance(doc, dict) else "") or ""
         with self.store.write(actor) as session:
-            return flag_doc(self._save(session, flag, actor, str(text)[:2000]))
+            doc = flag_doc(self._save(session, flag, actor, str(text)[:2000]))
+        CHANGES.bump()  # committed: evaluations in this process see it at once
+        return doc
 
     def set_release(
         self, workflow: str, variant: str, percent: float, actor: str, reason: str = ""
@@ -572,6 +689,7 @@ class GuardrailMonitor:
                     "metrics": report["metrics"],
                 },
             )
+        CHANGES.bump()
         log.warning("rolled %s back to 0%%: %s", flag.key, reason)
         return True
 

@@ -38,6 +38,7 @@ from sqlalchemy import select
 
 from paceline.analytics.agreement import agreement_report
 from paceline.errors import NotFound, ValidationError
+from paceline.runtime import privacy
 from paceline.runtime.engine import utcnow
 from paceline.runtime.reviews import ESCALATED
 from paceline.storage.case_repo import iso
@@ -275,7 +276,8 @@ class LabelStore:
             for chunk in _chunks(ids):
                 runs = select(StepRunRow).where(StepRunRow.step == "infer", StepRunRow.case_id.in_(chunk))
                 infer.update({r.case_id: dict(r.output) for r in session.scalars(runs)})
-            return [label_row(review, case, infer.get(case.id)) for review, case in pairs]
+            rows = [label_row(review, case, infer.get(case.id)) for review, case in pairs]
+            return privacy.redact_labels(self.store, session, rows)  # sensitive use cases: redacted
 
     # --- exports -----------------------------------------------------------------------
     def export(self, fmt: str, path: str | Path, workflow: str | None = None) -> int:

@@ -16,6 +16,7 @@ from sqlalchemy import update
 
 from paceline.domain.workflow import REASON_CODES, CaseStatus, Decision, Step, idempotency_key
 from paceline.errors import Conflict, NotFound, ValidationError
+from paceline.runtime import privacy
 from paceline.runtime.engine import Runtime, utcnow
 from paceline.storage.case_repo import CaseRepository, audit_transition, aware, iso
 from paceline.storage.runtime_models import CaseRow, ReviewTaskRow, StepRunRow
@@ -95,6 +96,8 @@ class ReviewQueue:
             row = CaseRepository(session).claim_review(
                 queues, who, utcnow(), timedelta(minutes=lease_minutes)
             )
+            if row is not None:  # a sensitive use case's item: certified reviewers only (rolls back)
+                privacy.check_gate(self.runtime.store, session, who, row.workflow)
             return None if row is None else review_doc(row)
 
     def decide(
@@ -114,6 +117,7 @@ class ReviewQueue:
             row = repo.review(review_id, lock=True)  # a racing duplicate waits, then sees "done"
             if row is None:
                 raise NotFound(f"no review {review_id}")
+            privacy.check_gate(self.runtime.store, session, who, row.workflow)
             if row.status == "done":
                 if (
                     row.decision == chosen.value
@@ -208,6 +212,7 @@ class ReviewQueue:
             row = CaseRepository(session).review(review_id)
             if row is None:
                 raise NotFound(f"no review {review_id}")
+            privacy.check_gate(self.runtime.store, session, who, row.workflow)
             row.feedback = {
                 "thumbs": thumbs,
                 "comment": comment[:2000],

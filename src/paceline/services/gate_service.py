@@ -10,11 +10,13 @@ history and the audit log.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any, Protocol
 
 from paceline.domain import ai_act
 from paceline.domain.evidence import (
+    ComplianceEvidence,
     Evidence,
     OpsEvidence,
     PilotEvidence,
@@ -32,7 +34,9 @@ from paceline.domain.usecases import Phase, UseCase
 from paceline.errors import PacelineError, PermissionDenied, ValidationError
 from paceline.services.access import Principal
 from paceline.services.lifecycle import LifecycleRepository, LifecycleService
-from paceline.services.lifecycle_records import deliverable_states, governance_adherence, tech_choices
+from paceline.services.lifecycle_records import deliverable_states, tech_choices
+
+ComplianceReader = Callable[[UseCase, date], ComplianceEvidence | None]
 
 MIN_JUSTIFICATION = 20
 
@@ -59,11 +63,23 @@ class WarehouseFacts(Protocol):
     def roi(self, uc: UseCase) -> RoiEvidence | None: ...
 
 
-def training_evidence(repo: LifecycleRepository, facts: WarehouseFacts, key: str) -> TrainingEvidence | None:
-    """Training of the people eligible for the use case, from the learning records."""
+class EnablementEvidence(Protocol):
+    """Phase-4 figures from the enablement records (:mod:`paceline.services.enablement`)."""
+
+    def training_evidence(self, use_case: str, eligible: set[str]) -> TrainingEvidence | None: ...
+    def proven_deliverables(self, use_case: str) -> dict[str, bool]: ...
+
+
+def training_evidence(
+    repo: LifecycleRepository, facts: WarehouseFacts, key: str, enablement: EnablementEvidence | None = None
+) -> TrainingEvidence | None:
+    """Training of the people eligible for the use case: from the learning paths and records when
+    the enablement records are wired in, else from the plain learning records."""
     eligible = facts.eligible_people(key)
     if not eligible:
         return None
+    if enablement is not None:
+        return enablement.training_evidence(key, eligible)
     records = [r for r in repo.training_records(key) if r["person_id"] in eligible]
     enrolled = {r["person_id"] for r in records}
     completed = {r["person_id"] for r in records if r["completed_on"]}
@@ -110,6 +126,8 @@ def gather(
     go_live: date | None,
     today: date,
     thresholds: Thresholds,
+    compliance: ComplianceReader | None = None,
+    enablement: EnablementEvidence | None = None,
 ) -> Evidence:
     """The evidence snapshot for *uc*; warehouse figures are computed only where a gate needs them."""
     key = uc.key
@@ -128,22 +146,20 @@ def gather(
         today=today,
         ai_act_tier=tier.tier.value,
         ai_act_rule=tier.rule,
-        deliverables=deliverable_states(repo, facts, uc),
+        deliverables=deliverable_states(repo, facts, uc, enablement),
         signoffs=signoffs,
         stakeholders=repo.stakeholders(key),
         pilots=tuple(facts.pilot_verdicts(key)) if uc.phase >= Phase.PILOT else (),
         requirements=tuple(repo.requirements(key)),
         tech=tuple(TechChoice(**t) for t in tech_choices(repo, uc)),
-        training=training_evidence(repo, facts, key) if later else None,
+        training=training_evidence(repo, facts, key, enablement) if later else None,
         adoption=facts.recent_kpi("adoption_rate", key, 4) if later else None,
         ops=ops_evidence(repo, facts, key, go_live) if uc.phase >= Phase.INTEGRATE else OpsEvidence(),
         go_live=go_live,
         reviews=reviews,
         esat=facts.kpi_total("esat", key, go_live, None) if go_live and uc.phase >= Phase.INTEGRATE else None,
         risks=risks,
-        governance_adherence=governance_adherence(signoffs, risks, repo.deliverables(key))
-        if uc.phase is Phase.SCALE
-        else None,
+        compliance=compliance(uc, today) if compliance and uc.phase is Phase.SCALE else None,
         roi=facts.roi(uc) if uc.phase is Phase.SCALE else None,
         thresholds=thresholds,
     )
@@ -158,8 +174,11 @@ class GateService:
         facts: WarehouseFacts,
         thresholds: Thresholds | None = None,
         policy: GatePolicy | None = None,
+        compliance: ComplianceReader | None = None,
+        enablement: EnablementEvidence | None = None,
     ) -> None:
-        self.repo, self.facts = repo, facts
+        self.repo, self.facts, self.compliance = repo, facts, compliance
+        self.enablement = enablement
         self.records = LifecycleService(repo)
         self.thresholds = thresholds or Thresholds()
         self.policy = policy or GatePolicy()
@@ -167,7 +186,14 @@ class GateService:
     def evidence(self, by: Principal, key: str, today: date | None = None) -> Evidence:
         view = self.records.view(by, key)
         return gather(
-            self.repo, self.facts, view.use_case, view.go_live, today or date.today(), self.thresholds
+            self.repo,
+            self.facts,
+            view.use_case,
+            view.go_live,
+            today or date.today(),
+            self.thresholds,
+            self.compliance,
+            self.enablement,
         )
 
     def evaluate(self, by: Principal, key: str, today: date | None = None) -> GateDecision:

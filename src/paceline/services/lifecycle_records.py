@@ -1,20 +1,20 @@
-"""Figures derived from the lifecycle records: deliverables that records prove, the technology
-assessment with its cost, and the interim governance-adherence share.
+"""Figures derived from the lifecycle records: deliverables that records prove and the technology
+assessment with its cost. (Governance adherence is the compliance & risk score of
+:mod:`paceline.services.compliance`.)
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from paceline.domain import portfolio, raci
-from paceline.domain.evidence import DeliverableState, RiskState, Signoff
-from paceline.domain.phases import CHECKPOINTS, DELIVERABLES, DeliverableStatus
+from paceline.domain.evidence import DeliverableState
+from paceline.domain.phases import DELIVERABLES, DeliverableStatus
 from paceline.domain.techselect import TechOption, assess, parse_option
 from paceline.domain.usecases import Phase, UseCase
 
 if TYPE_CHECKING:
-    from paceline.services.gate_service import WarehouseFacts
+    from paceline.services.gate_service import EnablementEvidence, WarehouseFacts
     from paceline.services.lifecycle import LifecycleRepository
 
 DONE, MISSING = DeliverableStatus.DONE.value, DeliverableStatus.MISSING.value
@@ -56,7 +56,12 @@ def _staffed(stakeholders: dict[str, tuple[str, ...]]) -> bool:
     return not any(row.get("unstaffed") for row in rows)
 
 
-def _record_states(repo: LifecycleRepository, facts: WarehouseFacts, uc: UseCase) -> dict[str, bool]:
+def _record_states(
+    repo: LifecycleRepository,
+    facts: WarehouseFacts,
+    uc: UseCase,
+    enablement: EnablementEvidence | None = None,
+) -> dict[str, bool]:
     """Whether each record-proven deliverable is proven (computed only for phases reached)."""
     v = uc.value
     states = {
@@ -73,6 +78,8 @@ def _record_states(repo: LifecycleRepository, facts: WarehouseFacts, uc: UseCase
         options = repo.tech_options(uc.key)
         states["vendor_assessment"] = bool(options)
         states["cost_model"] = any(o["selected"] and any(o["cost"].values()) for o in options)
+    if uc.phase >= Phase.ENABLE and enablement is not None:
+        states.update(enablement.proven_deliverables(uc.key))
     if uc.phase is Phase.SCALE:
         roi = facts.roi(uc)
         states["roi_tracking"] = roi is not None and roi.cumulative_roi is not None
@@ -80,11 +87,18 @@ def _record_states(repo: LifecycleRepository, facts: WarehouseFacts, uc: UseCase
 
 
 def deliverable_states(
-    repo: LifecycleRepository, facts: WarehouseFacts, uc: UseCase
+    repo: LifecycleRepository,
+    facts: WarehouseFacts,
+    uc: UseCase,
+    enablement: EnablementEvidence | None = None,
 ) -> dict[str, DeliverableState]:
-    """Every deliverable's state: documents as recorded, records as the data proves them."""
+    """Every deliverable's state: documents as recorded, records as the data proves them.
+
+    Phase 4's deliverables are proven by the enablement records (*enablement*, which a
+    workspace always wires in; without it they count as missing).
+    """
     stored = repo.deliverables(uc.key)
-    proven = _record_states(repo, facts, uc)
+    proven = _record_states(repo, facts, uc, enablement)
     out = {}
     for d in DELIVERABLES:
         if d.source == "record":
@@ -92,22 +106,3 @@ def deliverable_states(
         else:
             out[d.key] = stored.get(d.key, DeliverableState(d.key, MISSING, d.owner_role.value))
     return out
-
-
-def governance_adherence(
-    signoffs: dict[str, Signoff], risks: Sequence[RiskState], deliverables: dict[str, DeliverableState]
-) -> float:
-    """Share of the program's own controls that are met: every change-control checkpoint signed,
-    every document deliverable done, every risk below critical after mitigation (or closed).
-
-    Interim measure until the governance capability's control catalogues land; it reads only
-    records, so it cannot be gamed by a manual figure.
-    """
-    items = [c.key in signoffs for c in CHECKPOINTS]
-    items += [
-        deliverables.get(d.key) is not None and deliverables[d.key].status == DONE
-        for d in DELIVERABLES
-        if d.source == "document"
-    ]
-    items += [r.status == "closed" or r.residual_score < 15 for r in risks]
-    return sum(items) / len(items)

@@ -9,7 +9,9 @@ from sqlalchemy.orm import Session
 
 from paceline.domain.roles import Grant, Role
 from paceline.services.access import UserRecord
+from paceline.storage.audit import record_event, set_actor
 from paceline.storage.models import ApiToken, RoleGrant, User
+from paceline.storage.oidc_repo import OidcIdentityRow
 
 
 def _record(user: User) -> UserRecord:
@@ -75,3 +77,33 @@ class SqlAccessRepository:
             return None
         user = self.session.get(User, row.user_id)
         return None if user is None else (row.token_hash, _record(user))
+
+    def record_auth(self, action: str, login: str | None, data: dict[str, str]) -> None:
+        """An authentication event in the audit chain (committed with this session)."""
+        set_actor(self.session, f"user:{login}" if login else "anonymous")
+        record_event(self.session, action, "authentication", login, dict(data))
+
+    def find_identity(self, issuer: str, subject: str) -> str | None:
+        """The login linked to an OpenID Connect identity, if any."""
+        row = self.session.get(OidcIdentityRow, (issuer, subject))
+        user = None if row is None else self.session.get(User, row.user_id)
+        return None if user is None else user.login
+
+    def link_identity(self, issuer: str, subject: str, user_id: int) -> None:
+        self.session.add(
+            OidcIdentityRow(issuer=issuer, subject=subject, user_id=user_id, created_at=datetime.now(UTC))
+        )
+        self.session.flush()
+
+    def replace_global_grants(self, user_id: int, roles: list[Role]) -> None:
+        """Make the user's program-wide roles exactly *roles* (scoped grants stay)."""
+        user = self.session.get(User, user_id)
+        assert user is not None
+        wanted = {r.value for r in roles}
+        for grant in list(user.grants):
+            if grant.use_case is None and grant.role not in wanted:
+                user.grants.remove(grant)
+        held = {g.role for g in user.grants if g.use_case is None}
+        for role in sorted(wanted - held):
+            user.grants.append(RoleGrant(role=role, use_case=None, created_at=datetime.now(UTC)))
+        self.session.flush()

@@ -13,13 +13,23 @@ from fastapi.staticfiles import StaticFiles
 
 from paceline.bootstrap import Workspace
 from paceline.web import (
+    alert_api,
+    alert_pages,
     api,
+    audit_api,
+    enablement_api,
+    enablement_pages,
     flags_api,
+    governance_api,
+    governance_pages,
     kpi_api,
     kpi_pages,
     lifecycle_api,
     lifecycle_pages,
     login,
+    model_api,
+    model_pages,
+    oidc,
     pages,
     pilot_api,
     pilot_pages,
@@ -78,8 +88,16 @@ def create_app(ws: Workspace) -> FastAPI:
         kpi_pages,
         pilot_pages,
     )
-    for module in (*routers, lifecycle_pages, usecase_pages, review_pages):
+    for module in (*routers, lifecycle_pages, usecase_pages, review_pages, governance_api, governance_pages):
         app.include_router(module.router)
     app.include_router(flags_api.router)
+    app.include_router(audit_api.router)
+    app.include_router(oidc.router)
+    app.include_router(model_api.router)
+    app.include_router(alert_api.router)
+    app.include_router(alert_pages.router)
+    app.include_router(model_pages.router)
+    app.include_router(enablement_api.router)
+    app.include_router(enablement_pages.router)
     app.mount(ASSETS_PATH, StaticFiles(directory=STATIC_DIR), name="assets")
     return app

@@ -120,22 +120,35 @@ def known_principal(request: Request) -> Principal | None:
     return principal
 
 
-def _bearer_principal(ws: Workspace, header: str) -> Principal:
+def client_ip(request: Request) -> str | None:
+    """The peer's address as the server sees it (for the audit log of logins)."""
+    return request.client.host if request.client is not None else None
+
+
+def _bearer_principal(ws: Workspace, header: str, src_ip: str | None) -> Principal:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
+        reason: str | None = "MALFORMED_HEADER"
+        principal = None
+    else:
+        with ws.access(readonly=True) as access:
+            principal, reason = access.check_token(token.strip())
+    if principal is None:
+        with ws.access() as access:  # the failure is audited; the token itself never is
+            access.audit_auth("auth.token", None, "token", reason, src_ip)
         raise AuthenticationError(
-            "the Authorization header must be 'Bearer <token>'",
+            "invalid API token" if reason != "MALFORMED_HEADER"
+            else "the Authorization header must be 'Bearer <token>'",
             fix="create a token with 'paceline token create LOGIN'",
         )
-    with ws.access(readonly=True) as access:
-        return access.authenticate_token(token.strip())
+    return principal
 
 
 def api_principal(request: Request) -> Principal:
     """The principal of an API call: bearer token, else session cookie (+ CSRF header)."""
     header = request.headers.get("authorization")
     if header is not None:
-        principal = _bearer_principal(workspace(request), header)
+        principal = _bearer_principal(workspace(request), header, client_ip(request))
     else:
         principal = _cookie_principal(request)
     request.state.principal = principal

@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -107,6 +108,13 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     return error_response(request, 422, error_body("validation_error", message, {"errors": errors}))
 
 
+async def _out_of_range(request: Request, exc: Exception) -> Response:
+    """A number the database cannot hold (an id of 2**70): the caller's mistake, not a 500."""
+    message = "a number in the request is out of range"
+    fix = "use integers between -9223372036854775808 and 9223372036854775807"
+    return error_response(request, 422, error_body("validation_error", message, {"fix": fix}))
+
+
 async def _login_required(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, LoginRequired)
     if is_htmx(request):  # a fragment request: make HTMX load the login page as a whole
@@ -120,6 +128,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(LoginRequired, _login_required)
+    app.add_exception_handler(OverflowError, _out_of_range)
+    app.add_exception_handler(DataError, _out_of_range)
 
 
 class UnhandledErrorMiddleware:

@@ -25,6 +25,8 @@ class NavItem:
 
 NAV: list[NavItem] = [
     NavItem("Home", "/", Action.READ),
+    NavItem("Alerts", "/alerts", Action.READ),
+    NavItem("Incidents", "/incidents", Action.READ),
     NavItem("Audit log", "/audit", Action.AUDIT_READ),
     NavItem("Users", "/users", Action.USER_READ),
 ]

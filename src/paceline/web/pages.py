@@ -14,6 +14,7 @@ from starlette.responses import Response
 from paceline.domain.roles import Action
 from paceline.services.access import Principal
 from paceline.web import queries
+from paceline.web.audit_api import EXPORT_FORMATS, audit_filter, filter_query
 from paceline.web.auth import page_principal, workspace
 from paceline.web.templating import is_htmx, render
 
@@ -40,8 +41,17 @@ def home(request: Request, principal: PagePrincipal) -> Response:
 
 
 def _audit_context(request: Request, principal: Principal) -> dict[str, Any]:
-    entries = queries.latest_audit_entries(workspace(request), AUDIT_PAGE_ENTRIES, principal)
-    return {"entries": entries, "can_verify": principal.can(Action.AUDIT_VERIFY), "check": None}
+    where = audit_filter(request)
+    entries = workspace(request).search_audit(where, AUDIT_PAGE_ENTRIES, principal)
+    return {
+        "entries": entries,
+        "can_verify": principal.can(Action.AUDIT_VERIFY),
+        "can_export": principal.can(Action.AUDIT_EXPORT),
+        "check": None,
+        "filters": where,
+        "filter_query": filter_query(where),
+        "formats": EXPORT_FORMATS,
+    }
 
 
 @router.get("/audit")

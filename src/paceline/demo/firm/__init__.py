@@ -31,6 +31,7 @@ from paceline.demo.firm.models import failure_risk, prediction_tables, router, s
 from paceline.demo.firm.org import Org, build_org
 from paceline.demo.firm.rng import stream
 from paceline.demo.firm.surveys import survey_responses
+from paceline.demo.firm.training import completion_days
 from paceline.demo.firm.usage import usage_events
 from paceline.demo.firm.work import Work
 from paceline.demo.params import FirmParams
@@ -56,6 +57,7 @@ class Workload:
     works: tuple[Work, Work, Work]
     readings: Readings
     reading_task: np.ndarray  # work-order row of each failing reading, -1 otherwise
+    trained_at: np.ndarray | None = None  # the day each person finished the learning path (NaT: never)
 
 
 @dataclass(frozen=True)
@@ -79,11 +81,12 @@ def generate_workload(params: FirmParams, seed: int, part: tuple[int, ...] = ())
     """
     cal = build_calendar(params.timeline)
     org = build_org(params, cal, stream(seed, "org", *part))
-    claims = claims_work(org, cal, params, stream(seed, "claims", *part))
+    trained = completion_days(org, cal, params.training, stream(seed, "training", *part))
+    claims = claims_work(org, cal, params, stream(seed, "claims", *part), trained)
     clinical = clinical_work(org, cal, params, stream(seed, "clinical", *part))
     readings = sensor_readings(cal, params.maintenance, stream(seed, "sensors", *part))
     maintenance, link = maintenance_work(org, cal, params, readings, stream(seed, "maintenance", *part))
-    return Workload(org, cal, (claims, clinical, maintenance), readings, link)
+    return Workload(org, cal, (claims, clinical, maintenance), readings, link, trained)
 
 
 def generate_firm(params: FirmParams | None = None, seed: int = 0) -> Firm:

@@ -7,7 +7,9 @@ assisted days only:
   +0.30 log for the least skilled to about 0 for the most (mean ``throughput_gain``);
 * handling time x ``exp(effect_i)`` with the same skill gradient (mean ``handling_time_effect``);
 * misroutes x ``(1 - misroute_reduction)``;
-* the complex-claims team is the negative control: slower by ``negative_control_slowdown``.
+* the complex-claims team is the negative control: slower by ``negative_control_slowdown``;
+* once an adjuster finishes the learning path, the first two effects grow by the
+  training factor (:mod:`paceline.demo.firm.training`).
 
 After scale-up a share of simple claims closes with no human touch (``system``).
 """
@@ -18,6 +20,7 @@ import numpy as np
 
 from paceline.demo.firm.calendar import US_PER_SECOND, Calendar
 from paceline.demo.firm.org import CLAIMS, Org
+from paceline.demo.firm.training import effect_scale
 from paceline.demo.firm.work import (
     PRIORITIES,
     SYSTEM,
@@ -55,8 +58,17 @@ def person_effects(org: Org, persons: np.ndarray, c: Claims) -> tuple[np.ndarray
     return gain, effect
 
 
-def claims_work(org: Org, cal: Calendar, params: FirmParams, rng: np.random.Generator) -> Work:
-    """All claims of the timeline, done by adjusters and (after scale-up) by the automation."""
+def claims_work(
+    org: Org,
+    cal: Calendar,
+    params: FirmParams,
+    rng: np.random.Generator,
+    trained_at: np.ndarray | None = None,
+) -> Work:
+    """All claims of the timeline, done by adjusters and (after scale-up) by the automation.
+
+    *trained_at* (one day per person, NaT when never) switches on the training effect.
+    """
     c = params.claims
     persons = org.members(CLAIMS)
     grid = activity(org, persons, cal, params.adoption, params.workforce.attendance, rng)
@@ -64,12 +76,14 @@ def claims_work(org: Org, cal: Calendar, params: FirmParams, rng: np.random.Gene
     gain, effect = person_effects(org, persons, c)
     base = c.tasks_per_day * np.exp(0.2 * z) * np.where(neg, COMPLEX_RATE, 1.0)
     season = seasonality(cal, params.workforce.seasonality)
-    row, day = expand(grid, base[:, None] * season[None, :] * np.exp(gain[:, None] * grid.assisted), rng)
+    scale = effect_scale(org, persons, cal, params.training, trained_at)
+    rate = base[:, None] * season[None, :] * np.exp(gain[:, None] * scale * grid.assisted)
+    row, day = expand(grid, rate, rng)
     assisted = grid.assisted[row, day]
     priority = draw_priority(c.priorities, row.size, rng)
     median = c.handling_minutes * 60 * np.where(neg[row], COMPLEX_EFFORT, 1.0) * np.exp(-0.15 * z[row])
     effort = lognormal(median, c.handling_sigma, row.size, rng)
-    effort *= np.asarray(c.priorities.effort)[priority] * np.exp(effect[row] * assisted)
+    effort *= np.asarray(c.priorities.effort)[priority] * np.exp(effect[row] * scale[row, day] * assisted)
     tasks = human_tasks(cal, persons[row], day, assisted, effort, priority, c.priorities, rng)
     reduction = np.where(neg[row], 0.0, c.misroute_reduction)
     tasks.error = errors(c.misroute_rate * np.exp(-0.3 * z[row]), assisted, reduction, rng)

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from alembic import context
 
-from paceline.storage import flag_models, lifecycle_models, runtime_models  # noqa: F401  (register their tables)
+from paceline.storage import (  # noqa: F401  (register their tables)
+    alert_models,
+    audit_export_repo,
+    enablement_models,
+    flag_models,
+    governance_models,
+    lifecycle_models,
+    model_models,
+    oidc_repo,
+    runtime_models,
+)
 from paceline.storage.models import Base
 
 connection = context.config.attributes.get("connection")
