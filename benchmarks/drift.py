@@ -275,6 +275,8 @@ def huge(rows: int, reference_rows: int, memory_limit: str) -> None:
     )
     doc = run_tool("paceline", ref, cur, memory_limit)
     print(f"| paceline | {doc['wall']:.1f} s | {doc['peak_mib'] / 1024:.2f} GiB peak RSS |")
+    flagged = sorted(n for n, c in doc["columns"].items() if c["drifted"])
+    print("Paceline flags (PSI >= 0.2):", ", ".join(flagged))
     print(f"load average after: {load_average()}")
 
 
