@@ -3,7 +3,7 @@
 Usage:
     python benchmarks/runtime.py [--cases 1000] [--runs 3] [--review-share 0.1]
         [--postgres-url URL | --start-postgres] [--only sqlite|postgresql|api|profile ...]
-        [--profile-postgres]
+        [--profile-postgres] [--worker-profile PATH]
 
 Throughput: *cases* cases of the test workflow (``tests/runtime/flows.py``: four workflow
 steps — extract, infer, rules, act — inside the engine's eight journaled steps; a share of
@@ -189,9 +189,11 @@ def durability(server: str) -> str:
 
 
 # --- throughput -----------------------------------------------------------------------------------
-def spawn_worker(url: str, name: str, action_url: str) -> subprocess.Popen[str]:
+def spawn_worker(url: str, name: str, action_url: str, profile: str | None = None) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PACELINE_")}
     env["PACELINE_ACTION_URL_EXPENSE_CHECK"] = action_url
+    if profile:  # the worker writes its cProfile stats to <profile>.<name> when it stops
+        env["PACELINE_WORKER_PROFILE"] = profile
     return subprocess.Popen(
         [sys.executable, str(RUN_WORKER), url, "--name", name, "--lease", "30", "--backoff", "0.05"],
         env=env,
@@ -213,7 +215,9 @@ def reviewer(rt: Runtime, stop: threading.Event, decided: list[int]) -> None:
         decided.append(item["id"])
 
 
-def throughput_run(url: str, cases: int, workers: int, review_share: float) -> dict[str, float]:
+def throughput_run(
+    url: str, cases: int, workers: int, review_share: float, profile: str | None = None
+) -> dict[str, float]:
     store = Store.open(url)
     rt = Runtime(store, registry())
     rt.start_many("expense-check", [(f"b{i}", payload(i, review_share)) for i in range(cases)], "bench")
@@ -223,7 +227,7 @@ def throughput_run(url: str, cases: int, workers: int, review_share: float) -> d
     stop, decided = threading.Event(), []
     with Receiver() as rx:
         try:
-            procs = [spawn_worker(url, f"bench{n}", rx.url) for n in range(workers)]
+            procs = [spawn_worker(url, f"bench{n}", rx.url, profile) for n in range(workers)]
             for p in procs:
                 line = p.stdout.readline() if p.stdout else ""
                 assert line.startswith("ready"), (line, p.stderr.read() if p.stderr else "")
@@ -259,7 +263,7 @@ def throughput(name: str, make_db: Callable[[], Any], args: argparse.Namespace, 
     runs = []
     for _ in range(args.runs):
         with make_db() as url:
-            runs.append(throughput_run(url, args.cases, workers, args.review_share))
+            runs.append(throughput_run(url, args.cases, workers, args.review_share, args.worker_profile))
     rates = sorted(r["cases_per_s"] for r in runs)
     med = statistics.median(rates)
     print(
@@ -489,6 +493,11 @@ def main() -> None:
     parser.add_argument("--api-postgres", action="store_true", help="also serve the review API on PostgreSQL")
     parser.add_argument(
         "--profile-postgres", action="store_true", help="profile on PostgreSQL instead of SQLite"
+    )
+    parser.add_argument(
+        "--worker-profile",
+        metavar="PATH",
+        help="run each throughput worker under cProfile: stats in PATH.<worker>",
     )
     parser.add_argument("--reviewers", type=int, default=50)
     parser.add_argument("--items-per-reviewer", type=int, default=6)

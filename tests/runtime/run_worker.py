@@ -2,6 +2,9 @@
 
 Usage: python tests/runtime/run_worker.py DATABASE_URL [--name w1] [--lease 2] [--concurrency 1]
 
+With ``PACELINE_WORKER_PROFILE=PATH`` (and one thread) the worker runs under cProfile and writes
+its stats to ``PATH.<name>`` when it stops (``benchmarks/runtime.py --worker-profile PATH``).
+
 The lease (seconds, also ``PACELINE_TEST_WORKER_LEASE``) applies to case claims and to
 outbox claims, so a short one lets another worker take a dead worker's work over quickly.
 Actions go to ``PACELINE_ACTION_URL_EXPENSE_CHECK`` as in production. SIGTERM stops the
@@ -11,6 +14,7 @@ worker cleanly; SIGKILL is what the tests use to crash it.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import os
 import signal
 import sys
@@ -51,7 +55,22 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, _stop)
     print(f"ready {args.name}", flush=True)
+    profile_to = os.environ.get("PACELINE_WORKER_PROFILE")  # a path: cProfile stats of the worker's thread
+    profiler = cProfile.Profile() if profile_to and args.concurrency == 1 else None
+    if profiler is not None:
+        worker_loop = worker._loop
+
+        def profiled(index: int, until_idle: bool) -> None:
+            profiler.enable()
+            try:
+                worker_loop(index, until_idle)
+            finally:
+                profiler.disable()
+
+        worker._loop = profiled  # type: ignore[method-assign]
     stats = worker.run()
+    if profiler is not None and profile_to:
+        profiler.dump_stats(f"{profile_to}.{args.name}")
     store.dispose()
     print(f"stopped {args.name}: cases={stats.cases} actions={stats.actions} errors={stats.errors[:5]}")
 

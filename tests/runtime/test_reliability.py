@@ -159,6 +159,20 @@ def _stop(proc: subprocess.Popen[str]) -> str:
     return out + err
 
 
+def _kill_part_way(proc: subprocess.Popen[str], part_way: Callable[[], bool]) -> None:
+    """``kill -9`` *proc* at a moment when *part_way* holds. The worker is frozen (SIGSTOP) when the
+    store shows it part-way, and killed only if the store still does while it is frozen: between
+    the check and the signal it could have finished the batch and moved on to sending actions."""
+    deadline = time.monotonic() + 240
+    while True:
+        assert poll(part_way, timeout=max(deadline - time.monotonic(), 0), every=0.02), _stop(proc)
+        proc.send_signal(signal.SIGSTOP)
+        if part_way():
+            proc.send_signal(signal.SIGKILL)
+            return
+        proc.send_signal(signal.SIGCONT)
+
+
 def test_kill_9_in_the_middle_of_1000_cases_completes_each_once_with_one_key(
     workspace: Workspace, database_url: str, record_property: Callable[[str, object], None]
 ) -> None:
@@ -195,8 +209,7 @@ def test_kill_9_in_the_middle_of_1000_cases_completes_each_once_with_one_key(
         started = time.monotonic()
         first = _spawn_worker(database_url, "w1", rx.url, lease=2.0)
         try:  # 1. kill -9 while the worker is part-way through a case
-            assert poll(mid_flight, timeout=240, every=0.02), _stop(first)
-            first.send_signal(signal.SIGKILL)
+            _kill_part_way(first, mid_flight)
         finally:
             if first.poll() is None:
                 first.kill()

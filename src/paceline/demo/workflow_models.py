@@ -52,9 +52,9 @@ DEFAULT_SEED = 7
 FIRM_FAILURE_MODEL = "failure-risk"  # the firm's own model, which scored every reading
 WEEKS = 13  # the recent months that run through the runtime: the firm's last 13 weeks (a quarter)
 EVERY = {  # the share of those weeks' work that becomes runtime cases: one in n
-    "claims-triage": 50,
-    "clinical-documentation": 50,
-    "predictive-maintenance": 15,  # of the quiet readings; every failing reading is a case
+    "claims-triage": 75,
+    "clinical-documentation": 75,
+    "predictive-maintenance": 30,  # of the quiet readings; every failing reading is a case
 }
 TRAINING_FIRM = {"people": 120, "months": 6}  # the firm generated when no demo data is at hand
 HOLDOUT = 0.2  # the latest share of the training history, kept out to measure accuracy
