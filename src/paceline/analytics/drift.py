@@ -31,8 +31,8 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import stats
-from scipy.stats._stats_py import _attempt_exact_2kssamp  # the exact branch of ks_2samp
+
+from paceline.analytics.smirnov import kolmogorov_sf
 
 PSI_FLOOR = 1e-4
 KS_EXACT_MAX_N = 10_000  # scipy's MAX_AUTO_N: ks_2samp's "auto" uses the exact distribution up to here
@@ -106,13 +106,15 @@ def ks_test(statistic: float, n: int, m: int) -> tuple[float, float]:
     In its exact branch scipy rounds the statistic to a multiple of ``1/lcm(n, m)``.
     """
     if max(n, m) <= KS_EXACT_MAX_N:
+        from scipy.stats._stats_py import _attempt_exact_2kssamp  # the exact branch of ks_2samp
+
         g = math.gcd(n, m)
         ok, d, p = _attempt_exact_2kssamp(n, m, g, statistic, "two-sided")
         if ok:
             return float(d), float(np.clip(p, 0, 1))
     big, small = sorted([float(n), float(m)], reverse=True)
     en = big * small / (big + small)
-    return float(statistic), float(np.clip(stats.kstwo.sf(statistic, np.round(en)), 0, 1))
+    return float(statistic), float(np.clip(kolmogorov_sf(statistic, float(np.round(en))), 0, 1))
 
 
 @dataclass(frozen=True)
@@ -132,7 +134,9 @@ def chi2_homogeneity(ref_counts: NDArray[Any], cur_counts: NDArray[Any]) -> Chi2
     if dof == 0:
         return Chi2(0.0, 0, 1.0, 0.0)
     statistic = float(np.sum((table - expected) ** 2 / expected))
-    return Chi2(statistic, dof, float(stats.chi2.sf(statistic, dof)), math.sqrt(statistic / total))
+    from scipy import special  # chi2.sf is special.chdtrc; imported here to keep this module light
+
+    return Chi2(statistic, dof, float(special.chdtrc(dof, statistic)), math.sqrt(statistic / total))
 
 
 # --- results ---------------------------------------------------------------------------
@@ -308,8 +312,7 @@ def numeric_column(
     """A numeric column's statistics.
 
     *counts* are the (reference, current) present and missing values; *ks* is
-    ``ks_test(statistic, n, m)`` (computed by the caller, which may run it in parallel:
-    at a million rows scipy's KS distribution takes up to a second).
+    ``ks_test(statistic, n, m)``, computed by the caller.
     """
     n, m, ref_missing, cur_missing = counts
     statistic, p_value = ks

@@ -22,8 +22,7 @@ import math
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,7 +56,7 @@ DEFAULT_MEMORY_LIMIT = "512MB"
 class EngineOptions:
     """How the work is cut into queries; the result does not depend on these."""
 
-    batch: int = 2  # numeric columns per histogram query (more: fewer scans, more memory)
+    batch: int = 4  # numeric columns per histogram and refinement query (more: fewer queries, more memory)
     partitioned: bool | None = None  # restart window sums per cell (default: on engines other than DuckDB)
     max_categories: int = 10_000  # a "categorical" column with more distinct values is refused
     row_limit: int = dc.ROW_LIMIT  # values of a decile's cells returned; beyond, counted in the engine
@@ -271,7 +270,7 @@ def _profile(ref: ir.Table, cur: ir.Table, kinds: dict[str, Kind]) -> Profile:
     number), so only the columns that hold them are profiled again, excluding them.
     """
     columns = dict(enumerate(kinds.items()))
-    sides = [_scan(t, columns, unclean=False) for t in (ref, cur)]
+    sides = _scan_both(ref, cur, columns, unclean=False)
     unclean = {
         i
         for i, (_, kind) in columns.items()
@@ -279,8 +278,8 @@ def _profile(ref: ir.Table, cur: ir.Table, kinds: dict[str, Kind]) -> Profile:
     }
     if unclean:
         again = {i: columns[i] for i in sorted(unclean)}
-        for side, t in zip(sides, (ref, cur), strict=True):
-            side.update(_scan(t, again, unclean=True))
+        for side, found in zip(sides, _scan_both(ref, cur, again, unclean=True), strict=True):
+            side.update(found)
     return Profile(int(sides[0]["rows"]), int(sides[1]["rows"]), sides[0], sides[1], frozenset(unclean))
 
 
@@ -288,7 +287,16 @@ def _finite(*values: Any) -> bool:
     return all(v is None or math.isfinite(v) for v in values)
 
 
-def _scan(t: ir.Table, columns: dict[int, tuple[str, Kind]], unclean: bool) -> dict[str, Any]:
+def _scan_both(
+    ref: ir.Table, cur: ir.Table, columns: dict[int, tuple[str, Kind]], unclean: bool
+) -> list[dict[str, Any]]:
+    """:func:`_scan` of both sides in one query: ``[reference, current]``."""
+    parts = [_scan(t, columns, unclean).mutate(side=ibis.literal(s, "int8")) for s, t in ((0, ref), (1, cur))]
+    found = sorted(ibis.union(*parts).to_pyarrow().to_pylist(), key=lambda row: row.pop("side"))
+    return found
+
+
+def _scan(t: ir.Table, columns: dict[int, tuple[str, Kind]], unclean: bool) -> ir.Table:
     """One aggregate over *t*: rows, and per column its present count (and range when numeric)."""
     aggs: dict[str, ir.Value] = {"rows": t.count()}
     for i, (name, kind) in columns.items():
@@ -299,8 +307,7 @@ def _scan(t: ir.Table, columns: dict[int, tuple[str, Kind]], unclean: bool) -> d
         if unclean:
             x = ok.ifelse(x, ibis.null("float64"))
         aggs |= {f"n{i}": x.count(), f"lo{i}": x.min(), f"hi{i}": x.max()}
-    result: dict[str, Any] = t.aggregate(**aggs).to_pyarrow().to_pylist()[0]
-    return result
+    return t.aggregate(**aggs)
 
 
 def _numeric_columns(
@@ -324,29 +331,19 @@ def _numeric_columns(
         high = max(profile.ref[f"hi{i}"], profile.cur[f"hi{i}"])
         grid = dn.Grid.over(name, float(low), float(high), n + m, clean=i not in profile.unclean)
         plans[i] = dn.NumericPlan(name, grid, n, m)
-    if plans:
-        with ThreadPoolExecutor(max_workers=1) as pool:  # KS p-values (C code, no GIL) beside the engine
-            tests: dict[int, Future[tuple[float, float]]] = {}
-            _run_numeric(
-                ref,
-                cur,
-                plans,
-                options,
-                partitioned,
-                lambda i, d, n, m: tests.setdefault(i, pool.submit(ks_test, d, n, m)),
-            )
-            for i, plan in plans.items():
-                assert plan.stats is not None
-                s = plan.stats
-                out[plan.name] = numeric_column(
-                    plan.name,
-                    profile.counts(i),
-                    tests[i].result(),
-                    s.wasserstein,
-                    s.deciles,
-                    s.ref_psi_counts,
-                    s.cur_psi_counts,
-                )
+    _run_numeric(ref, cur, plans, options, partitioned)
+    for i, plan in plans.items():
+        assert plan.stats is not None
+        s = plan.stats
+        out[plan.name] = numeric_column(
+            plan.name,
+            profile.counts(i),
+            ks_test(s.ks, plan.n, plan.m),
+            s.wasserstein,
+            s.deciles,
+            s.ref_psi_counts,
+            s.cur_psi_counts,
+        )
     return out
 
 
@@ -361,12 +358,8 @@ def _run_numeric(
     plans: dict[int, dn.NumericPlan],
     options: EngineOptions,
     partitioned: bool,
-    on_ks: Callable[[int, float, int, int], object],
 ) -> None:
-    """Fill each plan's statistics, a batch of columns at a time (only a batch's cells are in memory).
-
-    *on_ks* receives each column's KS statistic as soon as it is known.
-    """
+    """Fill each plan's statistics, a batch of columns at a time (only a batch's cells are in memory)."""
     for part in _chunks(list(plans.items()), options.batch):
         batch = dict(part)
         expr = dn.histogram_expr(ref, cur, [(i, p.grid) for i, p in part])
@@ -378,7 +371,7 @@ def _run_numeric(
                 assert plan.cells is not None
                 plan.screen = dc.screen(plan.cells, plan.grid.origin, plan.n, plan.m)
             _zoom(ref, cur, batch, dn.plan_unsettled_zoom(batch))
-        _refine(ref, cur, batch, options, partitioned, on_ks)
+        _refine(ref, cur, batch, options, partitioned)
 
 
 def _zoom(
@@ -405,18 +398,21 @@ def _refine(
     plans: dict[int, dn.NumericPlan],
     options: EngineOptions,
     partitioned: bool,
-    on_ks: Callable[[int, float, int, int], object],
 ) -> None:
-    asks: list[tuple[int, dn.Grid, float]] = []
-    pending: dict[int, _Refining] = {}
+    """Refine the batch's columns in one query, then count at the deciles the rows could not place."""
+    todos: dict[int, dc.Refinement] = {}
     for i, plan in plans.items():
         assert plan.cells is not None
         plan.screen = dc.screen(plan.cells, plan.grid.origin, plan.n, plan.m)
-        todo = dc.refinement(plan.screen, dc.decile_ranks(plan.n), options.row_limit)
-        expr = dn.refine_expr(ref, cur, plan.grid, todo, (plan.n, plan.m), partitioned, dn.refine_range(todo))
-        refined = dn.read_refined(expr.to_pyarrow())
+        todos[i] = dc.refinement(plan.screen, dc.decile_ranks(plan.n), options.row_limit)
+    tasks = {i: dn.RefineTask(i, plan.grid, todos[i], plan.n, plan.m) for i, plan in plans.items()}
+    found = dn.refine_expr(ref, cur, list(tasks.values()), partitioned).to_pyarrow()
+    asks: list[tuple[int, dn.Grid, float]] = []
+    pending: dict[int, _Refining] = {}
+    for i, plan in plans.items():
+        todo = todos[i]
+        refined = dn.read_refined(found, tasks[i])
         edges = dc.deciles(todo, refined.rows)
-        on_ks(i, max(plan.screen.edge_ks, refined.ks), plan.n, plan.m)
         ref_le, cur_le, requests = dc.counts_at(todo, refined.rows, edges)
         asks += [(i, plan.grid, r.edge) for r in requests]
         pending[i] = _Refining(todo, refined, edges, ref_le, cur_le)

@@ -188,13 +188,23 @@ def _enclosing(lo: np.ndarray, hi: np.ndarray) -> tuple[float, float] | None:
 
 
 def histogram_expr(ref: ir.Table, cur: ir.Table, grids: Sequence[tuple[int, Grid]]) -> ir.Table:
-    """First-level cells of several columns in one query: ``col, side, k, n, s`` (s = Σ x - origin)."""
+    """First-level cells of several columns in one query: ``col, k, ref, cur, ref_sum, cur_sum``.
+
+    Both sides are counted in one grouping per column (sums of ``x - origin``), so the
+    cells arrive merged: one row per non-empty cell.
+    """
     parts = []
     for index, grid in grids:
-        for side, t in ((0, ref), (1, cur)):
-            v = _side(t, grid)
-            cells = v.group_by("k").aggregate(n=v.count(), s=(v.x - grid.origin).sum())
-            parts.append(cells.mutate(col=ibis.literal(index, "int32"), side=ibis.literal(side, "int8")))
+        sides = (_side(t, grid).mutate(side=ibis.literal(s, "int8")) for s, t in ((0, ref), (1, cur)))
+        u = ibis.union(*sides)
+        shifted, is_ref = u.x - grid.origin, u.side == 0
+        cells = u.group_by("k").aggregate(
+            ref=u.count(where=is_ref),
+            cur=u.count(where=~is_ref),
+            ref_sum=shifted.sum(where=is_ref).fill_null(0.0),
+            cur_sum=shifted.sum(where=~is_ref).fill_null(0.0),
+        )
+        parts.append(cells.mutate(col=ibis.literal(index, "int32")))
     return ibis.union(*parts)
 
 
@@ -214,16 +224,23 @@ def zoom_expr(ref: ir.Table, cur: ir.Table, zooms: Sequence[tuple[int, Grid]]) -
     return ibis.union(*parts)
 
 
-def refine_expr(
-    ref: ir.Table,
-    cur: ir.Table,
-    grid: Grid,
-    plan: dc.Refinement,
-    sizes: tuple[int, int],
-    partitioned: bool,
-    within: tuple[float, float] | None = None,
-) -> ir.Table:
-    """One ordered pass over the refined cells' values.
+@dataclass(frozen=True)
+class RefineTask:
+    """One column's refinement: which cells, the column's present counts, and a prefilter range."""
+
+    index: int
+    grid: Grid
+    plan: dc.Refinement
+    n: int
+    m: int
+
+    @property
+    def within(self) -> tuple[float, float] | None:
+        return _enclosing(self.plan.lo, self.plan.hi)
+
+
+def refine_expr(ref: ir.Table, cur: ir.Table, tasks: Sequence[RefineTask], partitioned: bool) -> ir.Table:
+    """One ordered pass over the refined cells' values, for several columns in one query.
 
     Per distinct value x_j (in value order) the running counts give ``d_j = F - G`` just
     after it, and ``d_{j-1} = d_j - (ca_j/n - cb_j/m)`` just before it, so no ``lead`` or
@@ -231,37 +248,66 @@ def refine_expr(
     ``|d_end| (hi - lo) + Σ_j (x_j - lo)(|d_{j-1}| - |d_j|)`` (the first term is added by
     :func:`paceline.analytics.drift_cells.finish`).
 
-    The result is one row with ``ks`` and ``w1`` (``k`` null), followed by the rows of the
-    cells around the deciles (``k, x, ca, cb, a, b``, running counts over the column).
+    The columns share one plan (their values are stacked with a ``col`` tag, the running
+    counts restart per column), so the query is compiled once per batch, not per column.
+    The result has, per column, one row with ``ks`` and ``w1`` (``k`` null), and the rows
+    of the cells around the deciles (``k, x, ca, cb, a, b``, running counts over the column).
     """
-    params = ibis.memtable(
+    params = _refine_params(tasks, partitioned)
+    leaves = [
+        _side(t, task.grid, task.within).mutate(
+            side=ibis.literal(s, "int64"), col=ibis.literal(task.index, "int32")
+        )
+        for task in tasks
+        for s, t in ((0, ref), (1, cur))
+    ]
+    u = ibis.union(*leaves).semi_join(params, ["col", "k"])
+    grouped = u.group_by(["col", "k", "x"]).aggregate(n=u.count(), cb=u.side.sum())
+    rows = grouped.select("col", "k", "x", ca=grouped.n - grouped.cb, cb=grouped.cb)
+    running = ibis.window(
+        group_by=[rows.col, rows.k] if partitioned else [rows.col], order_by=[rows.x], rows=(None, 0)
+    )
+    rows = rows.mutate(a=rows.ca.sum().over(running), b=rows.cb.sum().over(running))
+    j = rows.join(params, ["col", "k"])
+    j = j.select("col", "k", "x", "ca", "cb", "lo", "n", "m", a=j.a + j.off_ref, b=j.b + j.off_cur)
+    after = (j.a.cast("float64") / j.n - j.b.cast("float64") / j.m).abs()
+    before = ((j.a - j.ca).cast("float64") / j.n - (j.b - j.cb).cast("float64") / j.m).abs()
+    none_i, none_f = ibis.null("int64"), ibis.null("float64")
+    totals = j.group_by("col").aggregate(ks=after.max(), w1=((j.x - j.lo) * (before - after)).sum())
+    totals = totals.select(
+        "col", k=none_i, x=none_f, ca=none_i, cb=none_i, a=none_i, b=none_i, ks=_.ks, w1=_.w1
+    )
+    # a plain filter keeps j one common table expression (a semi-join would make the engine
+    # compute it twice); a key another column also wants is dropped by read_refined
+    wanted = sorted({int(k) for task in tasks for k in task.plan.row_keys})
+    cells = j.filter(j.k.isin(wanted))
+    cells = cells.select("col", "k", "x", "ca", "cb", "a", "b", ks=none_f, w1=none_f)
+    return totals.union(cells)
+
+
+def _refine_params(tasks: Sequence[RefineTask], partitioned: bool) -> ir.Table:
+    """Per refined cell: its column, key, lower edge, the count offsets, and the column's sizes."""
+
+    def stacked(values: list[Any], dtype: pa.DataType) -> pa.Array:
+        return pa.array(np.concatenate(values) if values else [], dtype)
+
+    return ibis.memtable(
         pa.table(
             {
-                "k": pa.array(plan.keys, pa.int64()),
-                "lo": pa.array(plan.lo, pa.float64()),
-                "off_ref": pa.array(plan.before_ref if partitioned else plan.adj_ref, pa.int64()),
-                "off_cur": pa.array(plan.before_cur if partitioned else plan.adj_cur, pa.int64()),
+                "col": stacked([np.full(t.plan.keys.size, t.index) for t in tasks], pa.int32()),
+                "k": stacked([t.plan.keys for t in tasks], pa.int64()),
+                "lo": stacked([t.plan.lo for t in tasks], pa.float64()),
+                "off_ref": stacked(
+                    [t.plan.before_ref if partitioned else t.plan.adj_ref for t in tasks], pa.int64()
+                ),
+                "off_cur": stacked(
+                    [t.plan.before_cur if partitioned else t.plan.adj_cur for t in tasks], pa.int64()
+                ),
+                "n": stacked([np.full(t.plan.keys.size, float(t.n)) for t in tasks], pa.float64()),
+                "m": stacked([np.full(t.plan.keys.size, float(t.m)) for t in tasks], pa.float64()),
             }
         )
     )
-    sides = [_side(t, grid, within).mutate(side=ibis.literal(s, "int64")) for s, t in ((0, ref), (1, cur))]
-    u = sides[0].union(sides[1]).semi_join(params, "k")
-    grouped = u.group_by(["k", "x"]).aggregate(n=u.count(), cb=u.side.sum())
-    rows = grouped.select("k", "x", ca=grouped.n - grouped.cb, cb=grouped.cb)
-    running = ibis.window(group_by=[rows.k] if partitioned else None, order_by=[rows.x], rows=(None, 0))
-    rows = rows.mutate(a=rows.ca.sum().over(running), b=rows.cb.sum().over(running))
-    j = rows.join(params, "k")
-    j = j.select("k", "x", "ca", "cb", "lo", a=j.a + j.off_ref, b=j.b + j.off_cur)
-    n, m = float(sizes[0]), float(sizes[1])
-    after = (j.a.cast("float64") / n - j.b.cast("float64") / m).abs()
-    before = ((j.a - j.ca).cast("float64") / n - (j.b - j.cb).cast("float64") / m).abs()
-    none_i, none_f = ibis.null("int64"), ibis.null("float64")
-    totals = j.aggregate(ks=after.max(), w1=((j.x - j.lo) * (before - after)).sum()).select(
-        k=none_i, x=none_f, ca=none_i, cb=none_i, a=none_i, b=none_i, ks=_.ks, w1=_.w1
-    )
-    cells = j.filter(j.k.isin([int(k) for k in plan.row_keys]))
-    cells = cells.select("k", "x", "ca", "cb", "a", "b", ks=none_f, w1=none_f)
-    return totals.union(cells)
 
 
 def count_at_expr(ref: ir.Table, cur: ir.Table, asks: Sequence[tuple[int, Grid, float]]) -> ir.Table:
@@ -323,9 +369,11 @@ def read_cells(table: pa.Table, plans: dict[int, NumericPlan]) -> None:
     """Attach first-level cells from a histogram result to each plan."""
     cols = _columns(table)
     for index, plan in plans.items():
-        merged = _merge_sides(cols, cols["col"] == index)
-        lo, hi = plan.grid.first_cells(merged["key"])
-        plan.cells = dc.Cells.from_arrays(lo=lo, hi=hi, **merged)
+        mask = cols["col"] == index
+        key = cols["k"][mask].astype(np.int64)
+        lo, hi = plan.grid.first_cells(key)
+        sides = {name: cols[name][mask] for name in ("ref", "cur", "ref_sum", "cur_sum")}
+        plan.cells = dc.Cells.from_arrays(key=key, lo=lo, hi=hi, **sides)
 
 
 def plan_heavy_zoom(plans: dict[int, NumericPlan]) -> list[tuple[int, Grid]]:
@@ -377,23 +425,20 @@ def read_zoom(table: pa.Table, zooms: list[tuple[int, Grid]], plans: dict[int, N
         plan.cells = plan.cells.replace_cells(grid.zooms[-1].parents, children)
 
 
-def refine_range(todo: dc.Refinement) -> tuple[float, float] | None:
-    """A value range around the refined cells (a prefilter for the refinement's scan)."""
-    return _enclosing(todo.lo, todo.hi)
-
-
-def read_refined(table: pa.Table) -> dc.Refined:
-    """The refinement query's result (a summary row with a null key, then cell rows) as :class:`Refined`."""
+def read_refined(table: pa.Table, task: RefineTask) -> dc.Refined:
+    """One column's part of the refinement result (a summary row with a null key, then cell rows)."""
+    table = table.filter(pc.equal(table.column("col"), task.index))
     summary = table.column("k").is_null()
     head = table.filter(summary)
-    cells = table.filter(pc.invert(summary))
+    cells = table.filter(pc.is_in(table.column("k"), pa.array(task.plan.row_keys, pa.int64())))
 
     def ints(name: str) -> np.ndarray:
         return cells.column(name).to_numpy().astype(np.int64)
 
+    found = head.num_rows > 0  # a column with no refined cells has no summary row
     return dc.Refined(
-        ks=float(head.column("ks")[0].as_py() or 0.0),
-        w1=float(head.column("w1")[0].as_py() or 0.0),
+        ks=float((found and head.column("ks")[0].as_py()) or 0.0),
+        w1=float((found and head.column("w1")[0].as_py()) or 0.0),
         rows=dc.CellRows(
             key=ints("k"),
             x=cells.column("x").to_numpy().astype(np.float64),
