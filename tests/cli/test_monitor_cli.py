@@ -207,3 +207,14 @@ def test_model_form_errors(home: Path) -> None:
     assert code == 2 and "no predictions of model 'nope'" in err
     code, _, err = run("monitor", "drift", "--model", MODEL, "--current-every", "soon", home=home)
     assert code == 2 and "is not a duration" in err
+
+
+def test_latest_keeps_the_most_recent_windows(home: Path, files: tuple[Path, Path]) -> None:
+    code, out, _ = run("monitor", "drift", "--model", MODEL, "--latest", "1", "--format", "json", home=home)
+    assert code == 0
+    assert [w["windows"]["current"]["start"][:10] for w in json.loads(out)["windows"]] == ["2026-02-23"]
+    ref, cur = files
+    code, _, err = run("monitor", "drift", "--reference", str(ref), "--current", str(cur), "--latest", "2")
+    assert code == 2 and "--latest goes with --model" in err
+    code, _, err = run("monitor", "drift", "--model", MODEL, "--latest", "0", home=home)
+    assert code == 2 and "--latest" in err

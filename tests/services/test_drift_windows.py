@@ -149,6 +149,18 @@ def test_default_windows_are_the_first_28_days_then_weeks(
     assert reports[-1].windows["current"]["end"] == "2026-03-02T00:00:00+00:00"  # type: ignore[index]
 
 
+def test_latest_keeps_only_the_most_recent_windows(ws_and_frame: tuple[Workspace, pd.DataFrame]) -> None:
+    ws, _ = ws_and_frame
+    every = ws.drift_windows(MODEL)
+    latest = ws.drift_windows(MODEL, latest=2)
+    assert [r.windows for r in latest] == [r.windows for r in every[-2:]]
+    assert [r.drifted_share for r in latest] == [r.drifted_share for r in every[-2:]]
+    assert len(ws.drift_windows(MODEL, latest=100)) == len(every)
+    with pytest.raises(ValidationError, match="latest 0 asks for no window") as caught:
+        ws.drift_windows(MODEL, latest=0)
+    assert caught.value.details["field"] == "latest"
+
+
 def test_features_version_and_forced_categories(ws_and_frame: tuple[Workspace, pd.DataFrame]) -> None:
     ws, _ = ws_and_frame
     with pytest.raises(ValidationError, match="no predictions in the reference window"):

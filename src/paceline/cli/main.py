@@ -297,6 +297,8 @@ def demo(
     for title, columns, rows in summary_tables(summary):
         table(title, columns, rows)
     if not no_serve:
+        err.print("Computing the dashboards (KPIs, model performance and drift) before serving ...")
+        open_workspace().warm_caches()
         serve(host="127.0.0.1", port=8000, warm_interval=30.0)
 
 

@@ -83,6 +83,9 @@ def drift_command(
     ),
     current_end: str | None = typer.Option(None, "--current-end", help="Last day of it, included."),
     current_every: str = typer.Option("7d", "--current-every", help="Rolling current windows: 7d, 1w, 24h."),
+    latest: int | None = typer.Option(
+        None, "--latest", min=1, help="With --model: only the latest N rolling windows (default: all)."
+    ),
     numeric_method: str = typer.Option("psi", "--numeric-method", help="psi, ks, wasserstein or ks_test."),
     categorical_method: str = typer.Option("psi", "--categorical-method", help="psi or chi2."),
     psi: float = typer.Option(0.2, "--psi-threshold", help="Drifted when PSI is at least this."),
@@ -108,6 +111,7 @@ def drift_command(
         "--reference-end": reference_end,
         "--current-start": current_start,
         "--current-end": current_end,
+        "--latest": latest,
     }
     if model is None:
         _only_with_model(window_options)
@@ -133,12 +137,13 @@ def drift_command(
             categorical=forced,
             version=version,
             policy=policy,
+            latest=latest,
         )
         _emit_windows(model, reports, fmt)
     _maybe_fail(fail_on_drift, reports)
 
 
-def _only_with_model(options: dict[str, str | None]) -> None:
+def _only_with_model(options: dict[str, str | int | None]) -> None:
     given = [name for name, value in options.items() if value is not None]
     if given:
         raise UsageError(

@@ -332,11 +332,13 @@ def default_windows(
     reference: Window | None = None,
     every: timedelta = timedelta(days=7),
     current: Window | None = None,
+    latest: int | None = None,
 ) -> tuple[Window, list[Window]]:
     """The reference (default: the model's first 28 days) and the current windows.
 
     With *current* given, that one window; otherwise rolling windows of *every* from
-    the reference's end to the last prediction.
+    the reference's end to the last prediction, only the *latest* ones when given
+    (a dashboard needs recent weeks, not every week since go-live).
     """
     first, last = prediction_span(con, model, version)
     if reference is None:
@@ -352,7 +354,7 @@ def default_windows(
             field="current",
             fix="end the reference earlier (--reference-end) or give --current-start/--current-end",
         )
-    return reference, windows
+    return reference, windows[-latest:] if latest else windows
 
 
 def model_use_cases(con: Any, model: str) -> list[str]:
@@ -369,12 +371,19 @@ class WindowRequest:
     reference: tuple[date | str, date | str] | None = None
     current: tuple[date | str, date | str] | None = None
     every: str | timedelta = "7d"
+    latest: int | None = None  # only the most recent rolling windows
 
     def resolve(self, con: Any, model: str, version: str | None) -> tuple[Window, list[Window]]:
         reference = _days(self.reference, "reference")
         current = _days(self.current, "current")
         every = self.every if isinstance(self.every, timedelta) else parse_every(self.every)
-        return default_windows(con, model, version, reference, every, current)
+        if self.latest is not None and self.latest < 1:
+            raise ValidationError(
+                f"latest {self.latest} asks for no window",
+                field="latest",
+                fix="give a number of windows of at least 1 (or leave it out for all of them)",
+            )
+        return default_windows(con, model, version, reference, every, current, self.latest)
 
 
 def _days(pair: tuple[date | str, date | str] | None, name: str) -> Window | None:

@@ -7,8 +7,9 @@ Per use case and per production model, two tiles:
   the version's first :data:`BASELINE_WEEKS` labeled weeks (its first weeks live), the
   current value its last :data:`BASELINE_WEEKS` labeled weeks, both weighted by labeled rows;
 * **drift**: the share of drifted columns (features, prediction, score) per weekly window
-  against the model's reference window (its first 28 days); the baseline is the first
-  windows, the current value the last ones, lower is better.
+  against the model's reference window (its first 28 days), over the latest
+  :data:`DASHBOARD_DRIFT_WINDOWS` weeks; the baseline is the first of those windows, the
+  current value the last ones, lower is better.
 
 The figures come from a :class:`ModelMonitorSource` (the workspace's scoped source), which
 reads the model registry and the cached performance and drift of each model, so the
@@ -25,6 +26,7 @@ from paceline.services.dashboard import OverviewSource, Tile, register_tiles
 
 FRAMEWORK_KPI = 7
 BASELINE_WEEKS = 4  # weeks at each end of a tile's series: first weeks live vs the latest
+DASHBOARD_DRIFT_WINDOWS = 12  # weekly drift windows on the dashboards (each is a full comparison)
 
 
 @runtime_checkable
@@ -165,7 +167,10 @@ def drift_tile(use_case: str, model: dict[str, Any]) -> Tile:
     if summary:
         ref = summary["reference"]
         tile.typical = f"reference window {ref.get('start', '?')} to {ref.get('end', '?')}"
-        tile.note = f"first {BASELINE_WEEKS} weekly windows vs the latest {BASELINE_WEEKS}"
+        shown = len(summary["windows"])
+        tile.note = (
+            f"of the latest {shown} weekly windows, the first {BASELINE_WEEKS} vs the last {BASELINE_WEEKS}"
+        )
     else:
         tile.note = model.get("drift_note") or "no drift computed"
     tile.link = f"/models/{model['model']}#drift"
