@@ -2,8 +2,8 @@
 
 Both tables stay in the engine (a Parquet or CSV file is scanned by DuckDB where
 it lies; a pandas or Arrow table is handed to DuckDB without a copy). The engine
-returns only summaries: row and missing counts, cells of a fine histogram, a few
-the values of a few cells, and category counts (see :mod:`paceline.services.drift_numeric`).
+returns only summaries: row and missing counts, cells of a fine histogram, the values
+of a few cells, and category counts (see :mod:`paceline.services.drift_numeric`).
 The statistics and the decision are then computed from those summaries by
 :mod:`paceline.analytics.drift`. :func:`compare_tables` takes any two Ibis tables,
 so the same code runs on Spark.

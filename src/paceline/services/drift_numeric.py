@@ -4,14 +4,16 @@ The method is explained in :mod:`paceline.analytics.drift_cells`. This module on
 builds the engine work and moves small summaries:
 
 1. one histogram query per batch of columns: per cell of ``2**17`` equal-width bins
-   over the merged range, the count and the sum of ``x - origin`` of each side;
+   over the merged range, the count and the sum of ``x - origin`` of each side (both
+   sides in one grouping, so the cells arrive merged);
 2. where one cell holds more than 1/1024 of the values and over 50,000 of them
    (outliers stretched the range), that cell is split again into ``2**17`` sub-cells
    (at most two more levels; cells with a single distinct value are recognised);
-3. one ordered pass per column over the values of the cells that the counts could
-   not settle and of the cells holding the reference's decile ranks, giving the
-   exact KS maximum and Wasserstein integral in one row, and the distinct values of
-   the decile cells with their running counts (a few thousand rows at most).
+3. one ordered pass over the values of the cells that the counts could not settle
+   and of the cells holding the reference's decile ranks (one query per batch, the
+   running counts restarting per column), giving each column's exact KS maximum and
+   Wasserstein integral in one row, and the distinct values of the decile cells with
+   their running counts (a few thousand rows at most).
 
 Every step is a grouped aggregate, a semi-join or a window: the same expressions
 run on DuckDB and on Spark. Only cells come back, and the values of a few of them.
