@@ -46,6 +46,18 @@ def test_no_effect_gives_an_interval_around_zero() -> None:
     assert result.ci is not None and result.ci[0] <= 0 <= result.ci[1]
 
 
+def test_a_share_that_starts_at_zero_has_an_absolute_interval_only() -> None:
+    """Before the rollout nobody uses the tool (a share of 0): every draw's baseline is 0."""
+    person, week, _, starts, _ = rollout(0.0)
+    rng = np.random.default_rng(5)
+    treated = np.array([week[i] >= starts[int(p)] for i, p in enumerate(person)])
+    y = np.where(treated, rng.binomial(1, 0.4, person.size), 0).astype(float)
+    result = staggered_att(person, week, y, starts)
+    assert result.estimate is not None and result.ci is not None and result.ci[0] <= 0.4 <= result.ci[1]
+    assert result.relative is None and result.relative_ci is None
+    assert "no relative effect: the baseline is zero" in result.check.detail
+
+
 def test_everyone_at_once_has_no_comparison() -> None:
     person, week, y, starts, _ = rollout(0.0)
     result = staggered_att(person, week, y, {p: 4.0 for p in starts})

@@ -28,6 +28,7 @@ from paceline.analytics.result import Check, Status
 
 DRAWS = 499
 FEW_CLUSTERS = 10
+MIN_DRAWS = 20  # bootstrap draws needed for an interval (out of DRAWS)
 
 
 @dataclass(frozen=True)
@@ -137,26 +138,37 @@ def staggered_att(
     counts = np.zeros((draws, n_clusters))
     np.add.at(counts, (np.arange(draws)[:, None], picks), 1.0)
     value, b, _ = _att(matrix, start, weeks, counts[:, codes])
-    keep = np.isfinite(value) & np.isfinite(b) & (b != 0)
-    sample = np.column_stack([value[keep], value[keep] / b[keep]])
-    lo, hi = np.quantile(sample[:, 0], [alpha / 2, 1 - alpha / 2])
-    rlo, rhi = np.quantile(sample[:, 1], [alpha / 2, 1 - alpha / 2])
+    absolute = value[np.isfinite(value)]
+    # the relative effect needs a non-zero baseline in the draw (a share that starts at 0 has none)
+    with_base = np.isfinite(value) & np.isfinite(b) & (b != 0)
+    relative = value[with_base] / b[with_base]
     waves = len(np.unique(start[np.isfinite(start)]))
     detail = (
         f"{waves} waves compared with people not yet switched on; "
-        f"{len(sample)} bootstrap draws over {what} ({n_clusters} resampled)"
+        f"{absolute.size} bootstrap draws over {what} ({n_clusters} resampled)"
     )
     status = Status.PASS
     if n_clusters < FEW_CLUSTERS:
         status = Status.WARN
         detail += f"; fewer than {FEW_CLUSTERS} {what}: the bootstrap interval is too narrow"
+    if relative.size < MIN_DRAWS:
+        detail += "; no relative effect: the baseline is zero"
+    if absolute.size < MIN_DRAWS:
+        detail = f"{waves} waves, but fewer than {MIN_DRAWS} bootstrap draws could estimate the effect"
+        check = Check("not_yet_treated", Status.WARN, detail)
+        return StaggeredResult(est, None, None, None, None, used, check, n_clusters)
     return StaggeredResult(
         est,
-        float(sample[:, 0].std(ddof=1)),
-        (float(lo), float(hi)),
+        float(absolute.std(ddof=1)),
+        _interval(absolute, alpha),
         est / base if base else None,
-        (float(rlo), float(rhi)),
+        _interval(relative, alpha) if relative.size >= MIN_DRAWS else None,
         used,
         Check("not_yet_treated", status, detail),
         n_clusters,
     )
+
+
+def _interval(draws: np.ndarray, alpha: float) -> tuple[float, float]:
+    lo, hi = np.quantile(draws, [alpha / 2, 1 - alpha / 2])
+    return float(lo), float(hi)

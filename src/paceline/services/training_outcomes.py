@@ -102,14 +102,13 @@ def _cohort_estimate(
 ) -> StaggeredResult:
     """One AI cohort's staggered estimate.
 
-    A share (adoption, acceptance) is compared in percentage points, not relative to its level:
-    it is shifted by 1 so that a week-before level of 0 still leaves the bootstrap a baseline,
-    which moves no difference, and its relative figures are dropped.
+    A share (adoption, acceptance) is compared in percentage points, not relative to its level
+    (which is often 0 the week before): its relative figures are dropped.
     """
     codes, ids = pd.factorize(weekly.person_id)
     week = np.array([_week(d, origin) for d in weekly.week], dtype=np.int64)
     starts = {i: float(_week(trained[p], origin)) for i, p in enumerate(ids) if p in trained}
-    values = weekly.value.astype(float).to_numpy() + (1.0 if share else 0.0)
+    values = weekly.value.astype(float).to_numpy()
     result = staggered_att(codes, week, values, starts, alpha, seed=seed)
     return replace(result, relative=None, relative_ci=None) if share else result
 
