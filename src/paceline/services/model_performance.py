@@ -41,6 +41,7 @@ from paceline.domain.model_registry import Task
 from paceline.domain.roles import Action
 from paceline.errors import NotFound, ValidationError
 from paceline.services.access import Principal
+from paceline.services.drift_windows import json_text
 from paceline.services.kpi_frames import PERIOD
 from paceline.services.model_periods import micros, period_date, period_key, period_start
 from paceline.services.parsing import parse_choice, parse_date
@@ -168,10 +169,17 @@ def _latest_labels(labels: ir.Table, key: str) -> ir.Table:
 
 
 def _segment_expr(t: ir.Table, segment: str | None) -> ir.StringValue:
+    """The segment's value as text, null as ``(none)``.
+
+    A feature is read by the engine's own JSON function, as the drift windows read it (strings
+    unquoted, numbers and booleans as written). Ibis's ``features.cast("json")[key].str`` is not
+    portable: on Spark it becomes ``get_json_object`` (already unquoted) wrapped in a Python UDF
+    that parses the text again, which fails on every string value.
+    """
     if segment is None:
         return ibis.literal(ALL)
     if segment.startswith(FEATURE_PREFIX):
-        value = t.features.cast("json")[segment.removeprefix(FEATURE_PREFIX)].str
+        value = json_text(t, segment.removeprefix(FEATURE_PREFIX))
     else:
         value = t[segment].cast("string")
     return value.fill_null(NONE)
