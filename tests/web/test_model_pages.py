@@ -4,6 +4,7 @@ parameters answer 4xx pages; in Chromium under the app's CSP the charts draw and
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -75,12 +76,27 @@ def test_the_model_page(admin: TestClient, seeded: Workspace) -> None:
         assert f'<script type="application/json" id="{chart}">' in html
 
 
-@pytest.mark.parametrize("query", ["grain=year", "grain=total", "every=0d", "every=soon"])
+@pytest.mark.parametrize(
+    "query", ["grain=year", "grain=total", "every=0d", "every=soon", "windows=0", "windows=521", "windows=x"]
+)
 def test_bad_parameters_are_4xx_pages(admin: TestClient, seeded: Workspace, query: str) -> None:
     response = admin.get(f"/models/{MODEL}?{query}")
     assert response.status_code == 422 and response.headers["content-type"].startswith("text/html")
     value = query.split("=")[1]
     assert repr(value) in response.text.replace("&#39;", "'")
+
+
+def test_the_page_shows_the_latest_drift_windows(admin: TestClient, seeded: Workspace) -> None:
+    every = seeded.model_drift(MODEL, latest=None)["windows"]
+    default = admin.get(f"/models/{MODEL}").text
+    assert f"the latest {min(len(every), 12)} current windows of 7d" in default
+    assert "windows=all#drift" in default
+    one = admin.get(f"/models/{MODEL}?windows=1").text
+    assert "the latest 1 current windows of 7d" in one
+    chart = json.loads(one.split('id="drift-chart">')[1].split("</script>")[0])
+    assert chart["data"][0]["x"] == [every[-1]["start"]]
+    everything = admin.get(f"/models/{MODEL}?windows=all").text
+    assert "every current window of 7d" in everything and "windows=all#drift" not in everything
 
 
 def test_other_grains_and_an_unknown_model(admin: TestClient, seeded: Workspace) -> None:

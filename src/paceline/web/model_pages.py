@@ -34,6 +34,7 @@ from paceline.domain.roles import Action
 from paceline.errors import NotFound, PacelineError, ValidationError
 from paceline.services.access import Principal
 from paceline.services.drift_windows import parse_every
+from paceline.services.model_tiles import DASHBOARD_DRIFT_WINDOWS
 from paceline.services.parsing import parse_choice, parse_date
 from paceline.web.alert_pages import when
 from paceline.web.auth import form_session, page_principal, workspace
@@ -222,6 +223,24 @@ def _card_version(model: dict[str, Any]) -> dict[str, Any] | None:
     return (live or versions[-1:] or [None])[0]
 
 
+MAX_DRIFT_WINDOWS = 520  # ten years of weeks
+
+
+def page_windows(value: str | None) -> int | None:
+    """How many of the latest drift windows the page shows: a number, ``all`` (None), or the default."""
+    if value is None or value == "":
+        return DASHBOARD_DRIFT_WINDOWS
+    if value == "all":
+        return None
+    if not value.isdigit() or not 1 <= int(value) <= MAX_DRIFT_WINDOWS:
+        raise ValidationError(
+            f"windows {value!r} is not a number of drift windows",
+            field="windows",
+            fix=f"give a whole number from 1 to {MAX_DRIFT_WINDOWS}, or all",
+        )
+    return int(value)
+
+
 def page_grain(value: str) -> Grain:
     """The period of the performance chart: day, week, month or quarter (``total`` is one point)."""
     grain = parse_choice(Grain, value, "grain")
@@ -239,6 +258,7 @@ def model_context(request: Request, principal: Principal, name: str) -> dict[str
     grain = page_grain(q.get("grain") or "week")
     every = q.get("every") or "7d"
     parse_every(every)
+    windows = page_windows(q.get("windows"))
     ws = workspace(request)
     with ws.models(readonly=True) as registry:
         model = registry.show(principal, name)
@@ -254,6 +274,7 @@ def model_context(request: Request, principal: Principal, name: str) -> dict[str
         "grain": grain.value,
         "grains": [g.value for g in PAGE_GRAINS],
         "every": every,
+        "windows": "all" if windows is None else windows,
         "report": report,
         "periods": periods,
         "perf_chart": performance_chart(periods) if periods else None,
@@ -262,7 +283,7 @@ def model_context(request: Request, principal: Principal, name: str) -> dict[str
         if calibration and calibration["reliability"]
         else None,
         "overrides": report["override_rate"],
-        "drift": drift_context(ws.model_drift(name, principal, every)),
+        "drift": drift_context(ws.model_drift(name, principal, every, latest=windows)),
         **links,
         **forms_context(principal, model, links["incidents"]),
         "done": DONE.get(q.get("done", "")),
