@@ -60,10 +60,11 @@ from paceline.services.kpi import KpiResult, compute_many, definition
 from paceline.services.kpi_explain import Comparison, Explanation, Sides, compare, explain
 from paceline.services.kpi_frames import KpiQuery
 from paceline.services.lifecycle import LifecycleService
+from paceline.services.lifecycle_records import RegistryMonitoring
 from paceline.services.model_performance import performance_report
 from paceline.services.model_readings import ModelReadings, WatchedModel
 from paceline.services.model_registry import ModelRegistryService
-from paceline.services.model_tiles import drift_summary
+from paceline.services.model_tiles import DASHBOARD_DRIFT_WINDOWS, drift_summary
 from paceline.services.monitor_readings import MonitorReadings
 from paceline.services.oidc import OidcClient, OidcConfig
 from paceline.services.parsing import parse_choice, parse_date
@@ -351,7 +352,7 @@ class Workspace:
 
     @contextmanager
     def gates(self, by: Principal | None = None, *, readonly: bool = False) -> Iterator[GateService]:
-        """Gate checks on evidence from the records, the warehouse and the pilot engine."""
+        """Gate checks on evidence from the records, the warehouse, the pilot engine and the registry."""
         principal = by or operator()
         with self._session(principal, readonly) as session:
             compliance = self._compliance(self._governance(session))
@@ -360,6 +361,7 @@ class Workspace:
                 self.program_facts(principal),
                 compliance=lambda uc, day: compliance_evidence(compliance, principal, uc.key, day),
                 enablement=self._enablement(session),
+                monitoring=self._monitoring_records(session),
             )
 
     @contextmanager
@@ -368,8 +370,19 @@ class Workspace:
         principal = by or operator()
         with self._session(principal, readonly) as session:
             program = ProgramService(SqlLifecycleRepository(session), self.program_facts(principal))
+            # the use-case page shows the gate: the same evidence as Workspace.gates
+            compliance = self._compliance(self._governance(session))
+            program.gates.compliance = lambda uc, day: compliance_evidence(compliance, principal, uc.key, day)
             program.gates.enablement = self._enablement(session)
+            program.gates.monitoring = self._monitoring_records(session)
             yield program
+
+    @staticmethod
+    def _monitoring_records(session: Any) -> RegistryMonitoring:
+        """The registry, alert rules and incidents the phase-5 gate and its deliverables read."""
+        return RegistryMonitoring(
+            SqlModelRepository(session), SqlAlertRepository(session), SqlIncidentRepository(session)
+        )
 
     def redactor(self) -> Redactor:
         """The redaction of personal data set up in this workspace's settings."""
@@ -811,36 +824,49 @@ class Workspace:
         categorical: Sequence[str] = (),
         version: str | None = None,
         policy: DriftPolicy | None = None,
+        latest: int | None = None,
         who: Principal | None = None,
     ) -> list[DriftReport]:
         """Drift of a model's features, predictions and scores: one report per current window.
 
         Days are UTC with both ends included. By default the reference is the model's first
-        28 days and the current windows are the consecutive *every* after it.
+        28 days and the current windows are the consecutive *every* after it (only the
+        *latest* ones when given).
         """
         principal = who or operator()
         con = self.warehouse_connection()
         use_cases: list[str | None] = [*model_use_cases(con, model)] or [None]
         for use_case in use_cases:
             principal.require(Action.READ, use_case)
-        request = WindowRequest(reference, current, every)
+        request = WindowRequest(reference, current, every, latest)
         return monitor_drift(
             con, model, request, policy, features=features, categorical=categorical, version=version
         )
 
-    def model_drift(self, model: str, who: Principal | None = None, every: str = "7d") -> dict[str, Any]:
+    def model_drift(
+        self,
+        model: str,
+        who: Principal | None = None,
+        every: str = "7d",
+        latest: int | None = DASHBOARD_DRIFT_WINDOWS,
+    ) -> dict[str, Any]:
         """Drift of *model* per rolling window against its reference window (its first 28 days),
         as JSON (see :func:`paceline.services.model_tiles.drift_summary`), cached while the
-        predictions are unchanged; ``note`` says why there are no windows when there are none."""
+        predictions are unchanged; ``note`` says why there are no windows when there are none.
+
+        Dashboards show the *latest* windows (default :data:`DASHBOARD_DRIFT_WINDOWS`); each
+        window is a full comparison, so a model live for a year would cost 50 of them cold.
+        ``latest=None`` computes every window since the reference.
+        """
         principal = who or operator()
         step = parse_every(every)
         data = generation(self.warehouse, ("predictions",))
-        key = f"model-drift|{model}|{int(step.total_seconds())}|{data}"
+        key = f"model-drift|{model}|{int(step.total_seconds())}|{latest or 'all'}|{data}"
 
         def compute() -> dict[str, Any]:
             use_cases = model_use_cases(self.warehouse_connection(), model)
             try:
-                reports = self.drift_windows(model, every=step, who=principal)
+                reports = self.drift_windows(model, every=step, latest=latest, who=principal)
             except (NotFound, ValidationError) as exc:
                 return {"use_cases": use_cases, "reference": {}, "windows": [], "note": exc.message}
             return {"use_cases": use_cases, **drift_summary(reports), "note": None}
@@ -876,8 +902,12 @@ class Workspace:
         return out
 
     def use_cases(self) -> list[str]:
-        """Use cases that appear in the event data (tasks, assignments, usage)."""
-        tables = ("task_events", "assignments", "usage_events")
+        """Use cases that appear in the event data (tasks, assignments, usage, model predictions).
+
+        A use case whose only data is its model's predictions still gets its dashboard scope,
+        so its KPI 7 (model performance and drift) shows.
+        """
+        tables = ("task_events", "assignments", "usage_events", "predictions")
         key = f"use_cases|{generation(self.warehouse, tables)}"
 
         def compute() -> dict[str, Any]:
@@ -906,8 +936,20 @@ class Workspace:
         return overview(_ScopedSource(self, principal), use_case)
 
     def warm_caches(self) -> None:
-        """Compute the overview if its data changed, so the next page view is served from the cache."""
+        """Compute the overview if its data changed, so the next page view is served from the cache.
+
+        The overview holds KPI 7 (each production model's weekly performance and drift);
+        the model pages' other figures (performance per grain, the whole-period calibration)
+        are warmed for every model with a production version, whatever its use case.
+        """
         self.overview()
+        principal = operator()
+        with self.models(readonly=True) as registry:
+            names = [m["name"] for m in registry.list(principal) if m["production"]]
+        for name in names:
+            self.model_drift(name, principal)
+            self.model_performance(name, principal, grain="week")
+            self.model_performance(name, principal, grain="total")
 
     def _kpi_query(
         self,

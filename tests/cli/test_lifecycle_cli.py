@@ -176,7 +176,7 @@ def test_edit_merges_answers_and_refuses_the_phase(home: Path) -> None:
         (["usecase", "show", "no-such-case"], "no use case 'no-such-case'"),
         (["usecase", "assign", "hr-helpdesk", "--role", "wizard", "--person", "x"], "role 'wizard'"),
         (["gate", "signoff", "hr-helpdesk", "nonsense"], "no checkpoint 'nonsense'"),
-        (["gate", "deliverable", "hr-helpdesk", "runbooks", "--status", "done"], "needs a link"),
+        (["gate", "deliverable", "hr-helpdesk", "api_integrations", "--status", "done"], "needs a link"),
         (["gate", "deliverable", "hr-helpdesk", "value_model", "--status", "done", "--link", "x"], "derived"),
         (["gate", "advance", "hr-helpdesk", "--justification", "too short"], "at least 20 characters"),
         (

@@ -9,10 +9,14 @@ from typing import Any
 
 import pytest
 
+from paceline.domain.alerts import rule_from_dict
 from paceline.domain.evidence import (
     ComplianceEvidence,
     DeliverableState,
     Evidence,
+    IncidentState,
+    ModelWatch,
+    MonitoringEvidence,
     OpsEvidence,
     PilotEvidence,
     Requirement,
@@ -23,6 +27,8 @@ from paceline.domain.evidence import (
     TechChoice,
     Thresholds,
     TrainingEvidence,
+    links_in,
+    watches,
 )
 from paceline.domain.gates import (
     AcceptableErrorRate,
@@ -37,6 +43,7 @@ from paceline.domain.gates import (
     GateDecision,
     GatePolicy,
     GateRule,
+    ModelsMonitored,
     Move,
     NotProhibited,
     PilotAdopted,
@@ -227,6 +234,87 @@ def test_user_satisfaction() -> None:
     assert res.status is F and "3.20" in res.reason and "3.50" in res.reason
 
 
+# --- phases 5 and 6: model monitoring ---------------------------------------------------
+ROUTER = ModelWatch("claims-router", "2.0.0", ("drift-share", "f1-low"), 90, ("1.2.0",))
+
+
+def test_monitored_is_pending_until_a_model_serves_in_production() -> None:
+    rule = ModelsMonitored()
+    for monitoring in (None, MonitoringEvidence()):
+        res = check(rule, monitoring=monitoring)
+        assert res.status is N
+        assert "register the model and promote a version to production" in res.reason
+        assert [link.href for link in res.evidence] == ["/models"]
+
+
+def test_monitored_passes_when_every_production_model_is_watched_and_no_severe_incident_is_open() -> None:
+    res = check(ModelsMonitored(), monitoring=MonitoringEvidence((ROUTER,)))
+    assert res.status is P
+    assert res.reason == (
+        "production models watched: claims-router 2.0.0 by drift-share, f1-low; no open sev1/sev2 incident"
+    )
+    assert [link.href for link in res.evidence] == ["/models/claims-router", "/alerts"]
+
+
+def test_monitored_fails_naming_the_model_no_rule_watches() -> None:
+    scribe = ModelWatch("scribe-coder", "3.0.0")
+    res = check(ModelsMonitored(), monitoring=MonitoringEvidence((ROUTER, scribe)))
+    assert res.status is F
+    assert "no enabled alert rule on drift or performance watches scribe-coder (version 3.0.0" in res.reason
+    assert "claims-router" not in res.reason and "paceline alert rule add --defaults" in res.reason
+    assert {link.href for link in res.evidence} >= {"/models/scribe-coder", "/alerts"}
+
+
+def test_monitored_fails_naming_the_open_severe_incident() -> None:
+    sev2 = IncidentState(12, "F1 fell to 0.52", "sev2", "investigating")
+    res = check(ModelsMonitored(), monitoring=MonitoringEvidence((ROUTER,), (sev2,)))
+    assert res.status is F
+    assert res.reason == (
+        "open sev1/sev2 incident(s): incident 12 sev2 investigating: F1 fell to 0.52 (resolve them first)"
+    )
+    assert "/incidents/12" in {link.href for link in res.evidence}
+    both = MonitoringEvidence((ModelWatch("scribe-coder", "3.0.0"),), (sev2,))
+    res = check(ModelsMonitored(), monitoring=both)
+    assert res.status is F and "scribe-coder" in res.reason and "incident 12" in res.reason
+
+
+def _rule(**doc: Any) -> Any:
+    return rule_from_dict({"name": "r", "signal": "drift_share", "above": 0.3, **doc})
+
+
+def test_a_rule_watches_a_model_on_a_model_signal_in_its_scope() -> None:
+    assert watches(_rule(), "claims-triage", "claims-router")  # everything
+    assert watches(_rule(use_case="claims-triage"), "claims-triage", "claims-router")
+    assert watches(
+        _rule(model="claims-router", signal="performance:f1", below=0.7, above=None),
+        "claims-triage",
+        "claims-router",
+    )
+    assert watches(_rule(signal="column_drift:amount"), "claims-triage", "claims-router")
+    assert not watches(_rule(use_case="clinical-documentation"), "claims-triage", "claims-router")
+    assert not watches(_rule(model="scribe-coder"), "claims-triage", "claims-router")
+    assert not watches(_rule(workflow="claims-intake"), "claims-triage", "claims-router")
+    assert not watches(_rule(enabled=False), "claims-triage", "claims-router")
+    runtime = _rule(signal="latency_p95_ms", above=2000)  # the runtime's health, not the model's quality
+    assert not watches(runtime, "claims-triage", "claims-router")
+
+
+def test_runbook_links_are_read_from_a_rule_description() -> None:
+    text = "F1 below 0.7. Runbook: https://wiki.example.com/runbooks/f1-low. See also (http://x.org/a)."
+    assert links_in(text) == ("https://wiki.example.com/runbooks/f1-low", "http://x.org/a")
+    assert links_in("no link here") == () and links_in("") == ()
+
+
+def test_monitoring_deliverables_from_the_evidence() -> None:
+    assert not MonitoringEvidence().dashboards and not MonitoringEvidence().lifecycle_processes
+    assert MonitoringEvidence((ROUTER,)).dashboards
+    unwatched = MonitoringEvidence((ROUTER, ModelWatch("scribe-coder", "3.0.0", (), 90, ("2.4.0",))))
+    assert not unwatched.dashboards and unwatched.lifecycle_processes
+    assert MonitoringEvidence((ROUTER,)).lifecycle_processes
+    assert not MonitoringEvidence((replace(ROUTER, retrain_every_days=None),)).lifecycle_processes
+    assert not MonitoringEvidence((replace(ROUTER, retirements=()),)).lifecycle_processes
+
+
 # --- phases 4 and 6: risks; phase 6: governance and ROI -------------------------------
 def test_risks_under_control() -> None:
     rule = RisksUnderControl()
@@ -321,6 +409,7 @@ def test_policy_runs_only_the_rules_of_the_transition() -> None:
         "traceability",
         "post_deployment_reviews",
         "user_satisfaction",
+        "monitored",
         "deliverables_phase_5",
         "incident_retrospectives",
     }
@@ -331,6 +420,7 @@ def test_phase_6_recertifies() -> None:
     assert t.move is Move.RECERTIFY and t.source is t.target is Phase.SCALE
     assert t.label == "phase 6 recertification"
     assert _keys(Phase.SCALE) == {
+        "monitored",
         "risks_under_control",
         "compliance_score",
         "sustained_roi",

@@ -95,7 +95,7 @@ def _override(ws: Workspace, who: Principal, csv: Path) -> None:
 
 def _record(ws: Workspace, who: Principal, csv: Path) -> None:
     with ws.lifecycle(who) as lc:
-        lc.set_deliverable(who, SHARED_UC, "runbooks", "draft")
+        lc.set_deliverable(who, SHARED_UC, "api_integrations", "draft")
 
 
 def _training(ws: Workspace, who: Principal, csv: Path) -> None:

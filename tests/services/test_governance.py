@@ -299,6 +299,11 @@ def test_kpi_8_tiles_and_the_phase_6_gate(ws: Workspace) -> None:
     with ws.gates(readonly=True) as gates:
         check = next(r for r in gates.evaluate(OP, "scaled").results if r.rule == "compliance_score")
     assert check.status.value == "pass" and "green" in check.reason
+    with ws.program(readonly=True) as program:  # the use-case page shows the same gate
+        shown = next(
+            r for r in program.page(OP, "scaled")["gate"]["checks"] if r["rule"] == "compliance_score"
+        )
+    assert shown["status"] == "pass" and shown["reason"] == check.reason
 
 
 def test_incidents_count_in_the_score_and_as_evidence(ws: Workspace) -> None:

@@ -28,6 +28,7 @@ from paceline.services.dashboard import Tile
 from paceline.services.model_registry import VersionIn
 from paceline.services.model_tiles import (
     BASELINE_WEEKS,
+    DASHBOARD_DRIFT_WINDOWS,
     drift_summary,
     drift_tile,
     model_tiles,
@@ -181,6 +182,29 @@ def test_drift_is_cached_until_the_predictions_change(
     )
     with pytest.raises(Exception, match="not a duration"):
         ws.model_drift(MODEL, every="0d")
+
+
+def test_dashboards_show_the_latest_windows_only(
+    seeded: tuple[Workspace, pd.DataFrame, pd.DataFrame],
+) -> None:
+    ws, _, _ = seeded
+    every = ws.model_drift(MODEL, latest=None)["windows"]
+    assert len(every) == 4
+    assert ws.model_drift(MODEL, latest=2)["windows"] == every[-2:]
+    assert ws.model_drift(MODEL)["windows"] == every[-DASHBOARD_DRIFT_WINDOWS:]
+
+
+def test_warming_fills_the_model_figures_the_pages_read(
+    seeded: tuple[Workspace, pd.DataFrame, pd.DataFrame],
+) -> None:
+    ws, _, _ = seeded
+    ws.warm_caches()
+    cached = {k.name for k in (ws.home / "cache" / "kpi").rglob("*") if k.is_file()}
+    ws.model_drift(MODEL)
+    ws.model_performance(MODEL, grain="week")
+    ws.model_performance(MODEL, grain="total")
+    ws.overview()
+    assert {k.name for k in (ws.home / "cache" / "kpi").rglob("*") if k.is_file()} == cached
 
 
 def test_a_model_without_predictions_after_its_reference_has_a_drift_note(tmp_path: Path) -> None:

@@ -153,7 +153,7 @@ PER_USE_CASE: list[tuple[str, str, Any]] = [
     ("post", "/advance", None),
     ("get", "/history", None),
     ("post", "/signoffs", {"check": "security_review"}),
-    ("post", "/deliverables/runbooks", {"status": "draft"}),
+    ("post", "/deliverables/api_integrations", {"status": "draft"}),
     ("post", "/stakeholders", {"role": "security", "person": "sec"}),
     ("post", "/requirements", {"kind": "latency", "title": "p95", "target": "< 2 s"}),
     ("get", "/options", None),
@@ -235,7 +235,7 @@ def test_the_auditor_reads_but_does_not_write(api: Any) -> None:
         ("patch", f"{UC}/claims-triage", {"goal": "x"}),
         ("post", f"{UC}/claims-triage/advance", {"justification": JUSTIFICATION}),
         ("post", f"{UC}/claims-triage/signoffs", {"check": "business_case_approved"}),
-        ("post", f"{UC}/claims-triage/deliverables/runbooks", {"status": "draft"}),
+        ("post", f"{UC}/claims-triage/deliverables/api_integrations", {"status": "draft"}),
         ("post", f"{UC}/claims-triage/risks", {"key": "data-quality", "status": "closed"}),
         ("post", f"{UC}/claims-triage/options", OPTION),
         ("post", f"{UC}/claims-triage/go-live", {"date": "2025-07-01"}),
@@ -247,11 +247,13 @@ def test_the_auditor_reads_but_does_not_write(api: Any) -> None:
 
 def test_deliverables_stakeholders_and_requirements(api: Any) -> None:
     path = f"{UC}/claims-triage"
-    no_link = error(api("ml").post(f"{path}/deliverables/runbooks", {"status": "done"}), 422)
+    no_link = error(api("ml").post(f"{path}/deliverables/api_integrations", {"status": "done"}), 422)
     assert no_link["details"]["field"] == "link"
     derived = error(api("ml").post(f"{path}/deliverables/value_model", {"status": "done", "link": "x"}), 422)
     assert derived["details"]["field"] == "deliverable"
-    done = api("ml").post(f"{path}/deliverables/runbooks", {"status": "done", "link": "https://wiki/runbook"})
+    done = api("ml").post(
+        f"{path}/deliverables/api_integrations", {"status": "done", "link": "https://wiki/runbook"}
+    )
     assert done.status_code == 200 and done.json()["status"] == "done" and done.json()["owner"] == "ml"
     error(api("bo").post(f"{path}/stakeholders", {"role": "admin", "person": "ada"}), 422)
     named = api("bo").post(f"{path}/stakeholders", {"role": "security", "person": "sec"})
@@ -361,7 +363,7 @@ WRITES = [
     ("post", f"{UC}/claims-triage/advance"),
     ("post", f"{UC}/claims-triage/send-back"),
     ("post", f"{UC}/claims-triage/signoffs"),
-    ("post", f"{UC}/claims-triage/deliverables/runbooks"),
+    ("post", f"{UC}/claims-triage/deliverables/api_integrations"),
     ("post", f"{UC}/claims-triage/stakeholders"),
     ("post", f"{UC}/claims-triage/requirements"),
     ("post", f"{UC}/claims-triage/options"),

@@ -187,12 +187,14 @@ def test_sign_off_buttons_only_for_the_checkpoint_roles(site: Any) -> None:
 
 def test_the_record_forms(site: Any, ws: Workspace) -> None:
     ml = site("ml")
-    no_link = post(ml, f"{PAGE}/deliverables", {"deliverable": "runbooks", "status": "done"})
+    no_link = post(ml, f"{PAGE}/deliverables", {"deliverable": "api_integrations", "status": "done"})
     assert no_link.status_code == 422 and re.search(
         r'id="deliverable-link"[^>]*aria-invalid="true"', no_link.text
     )
     ok = post(
-        ml, f"{PAGE}/deliverables", {"deliverable": "runbooks", "status": "done", "link": "https://wiki/rb"}
+        ml,
+        f"{PAGE}/deliverables",
+        {"deliverable": "api_integrations", "status": "done", "link": "https://wiki/rb"},
     )
     assert ok.status_code == 303 and ok.headers["location"].endswith("#deliverables")
     req = {"kind": "latency", "title": "p95", "target": "< 2 s", "measured": "", "met": "yes"}

@@ -153,7 +153,9 @@ def gate_signoff(
 @handles_errors
 def gate_deliverable(
     key: str = KEY,
-    item: str = typer.Argument(..., metavar="DELIVERABLE", help="A document deliverable, e.g. runbooks."),
+    item: str = typer.Argument(
+        ..., metavar="DELIVERABLE", help="A document deliverable, e.g. api_integrations."
+    ),
     status: str = typer.Option(..., "--status", help="missing, draft, in_review or done."),
     link: str = typer.Option("", "--link", help="The document's URL (required when done)."),
     owner: str = typer.Option("", "--owner", help="Who owns it (default: the operator)."),

@@ -6,7 +6,9 @@ review, HR imports the learning records), so the gate decisions rest on the firm
 data and records:
 
 * claims-triage passes every gate on its evidence (an adopted pilot, met requirements,
-  trained staff, measured uptime, error rate, traceability and reviews) and is in phase 6;
+  trained staff, measured uptime, error rate, traceability and reviews, its production
+  model watched by the starter alert rules, whose descriptions link the runbooks) and is
+  in phase 6;
 * predictive-maintenance's staggered rollout came back ``extend``; the program manager
   overrides the pilot gate with a written reason, it passes technology selection, and it
   waits in phase 4 while training is under way (the gate shows completion below target);
@@ -133,7 +135,7 @@ def _deploy_and_scale(ws: Workspace, key: str) -> None:
             program.save_risk(PM, key, {"key": risk["key"], "status": "mitigating"})
     _advance(ws, key)  # 4 -> 5: training, assessments, use; pre-deployment and deployment sign-offs
     _operate(ws, key)
-    _advance(ws, key)  # 5 -> 6: uptime, error rate, traceability, reviews, satisfaction
+    _advance(ws, key)  # 5 -> 6: uptime, error rate, traceability, reviews, satisfaction, monitoring
 
 
 def _journey(ws: Workspace, key: str) -> None:
@@ -150,12 +152,28 @@ def _journey(ws: Workspace, key: str) -> None:
         _deploy_and_scale(ws, key)
 
 
-def record_program(ws: Workspace) -> list[dict[str, Any]]:
-    """Record the three use cases and move each through the gates its evidence allows."""
-    for doc in USE_CASES:
-        with ws.lifecycle(BO) as lc:
-            if doc["key"] not in {uc.key for uc in lc.list(BO)}:
+def record_use_cases(ws: Workspace) -> None:
+    """The three use cases in the inventory, as their business owner records them (if missing).
+
+    A separate step because the registry's models belong to a use case: the demo registers them
+    before the program, so the phase-5 gate finds claims-triage's production model watched.
+    """
+    with ws.lifecycle(BO) as lc:
+        known = {uc.key for uc in lc.list(BO)}
+        for doc in USE_CASES:
+            if doc["key"] not in known:
                 lc.create(BO, doc)
+
+
+def record_program(ws: Workspace) -> list[dict[str, Any]]:
+    """Record the three use cases and move each through the gates its evidence allows.
+
+    The 5 → 6 gate checks that the production models are watched by alert rules and that a
+    runbook is linked: register the models and install the alert rules first
+    (:func:`paceline.demo.run.build_demo` does), or claims-triage stays in phase 5.
+    """
+    record_use_cases(ws)
+    for doc in USE_CASES:
         # a smaller or different firm's evidence stops a use case earlier: that is the point
         with suppress(GateBlocked):
             _journey(ws, doc["key"])

@@ -245,7 +245,9 @@ def _retire_old(registry: ModelRegistryService, clock: _Clock, model: str) -> No
 def _model(registry: ModelRegistryService, clock: _Clock, ws: Workspace, spec: ModelSpec) -> dict[str, Any]:
     if registry.repo.get_model(spec.model) is None:
         registry.register_model(ENGINEER, spec.model, spec.use_case, f"{spec.workflow} model", "multiclass")
-    skip = _runtime_versions(ws, spec) | {v["version"] for v in registry.repo.versions(spec.model)}
+    # the runtime's version is not history, also when this runs before the runtime trained it
+    known = {v["version"] for v in registry.repo.versions(spec.model)}
+    skip = _runtime_versions(ws, spec) | {spec.version} | known
     _history(registry, clock, ws, spec, [s for s in _served(ws, spec.model) if s.version not in skip])
     baseline = _runtime_version(registry, clock, ws, spec)
     if baseline is not None:
@@ -280,9 +282,10 @@ def _model(registry: ModelRegistryService, clock: _Clock, ws: Workspace, spec: M
 def register_demo_models(ws: Workspace, say: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
     """Record the three workflows' models, versions, cards, lineage, stages and schedules.
 
-    Call it after the use cases are in the inventory and the runtime has trained and saved
-    its models (``paceline.demo.run.build_demo``); a model already registered keeps what it
-    has and gains only the versions it lacks.
+    Call it once the use cases are in the inventory. ``paceline.demo.run.build_demo`` calls it
+    twice: before the program, for the firm's earlier versions (so the phase-5 gate finds the
+    production models), and after the runtime has trained and saved its models, for those. A
+    model already registered keeps what it has and gains only the versions it lacks.
     """
     tell = say or (lambda _: None)
     out = []

@@ -1,7 +1,9 @@
 """The demo firm's model monitoring: the starter alert rules, judged week by week, and one incident.
 
-The ML engineer installs the starter rules and the alert job runs at the end of each of
-the last :data:`WEEKS` weeks of the firm's predictions (what a weekly cron job would have
+The ML engineer installs the starter rules (:func:`install_rules`, before the program: the
+phase-5 gate checks that the production models are watched and a runbook is linked, and each
+rule's description links its runbook on the firm's wiki), and the alert job runs at the end of
+each of the last :data:`WEEKS` weeks of the firm's predictions (what a weekly cron job would have
 done), so the alerts page shows what the firm's own models and runtime produced: drift,
 calibration and review signals computed from the data, not written by hand. The first
 drift alert, if the data raises one, becomes an incident that the ML engineer investigates,
@@ -16,11 +18,13 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from paceline.bootstrap import Workspace
-from paceline.demo.lifecycle import ML
+from paceline.demo.lifecycle import ML, WIKI
+from paceline.domain.alerts import DEFAULT_RULES
 from paceline.services.access import operator
 
 WEEKS = 4
-RUNBOOK = "https://wiki.demo-firm.example/ai-program/runbooks/model-drift"
+RUNBOOKS = f"{WIKI}/runbooks"
+RUNBOOK = f"{RUNBOOKS}/model-drift"
 
 Say = Callable[[str], None]
 
@@ -79,13 +83,27 @@ def _replay_incident(ws: Workspace, alert: dict[str, Any]) -> dict[str, Any]:
         return incidents.get(ML, key)
 
 
+def install_rules(ws: Workspace) -> list[str]:
+    """The starter alert rules the ML engineer installs, each description linking its runbook;
+    the names added (a rule already there is kept as it is)."""
+    added = []
+    with ws.alerts(ML) as alerts:
+        known = {rule["name"] for rule in alerts.rules(ML)}
+        for doc in DEFAULT_RULES:
+            name = str(doc["name"])
+            if name not in known:
+                runbook = f"Runbook: {RUNBOOKS}/{name}"
+                alerts.add_rule(ML, {**doc, "description": f"{doc['description']} {runbook}"})
+                added.append(name)
+    return added
+
+
 def record_monitoring(ws: Workspace, say: Say | None = None) -> dict[str, Any]:
-    """Install the starter rules, run the weekly alert job over the last weeks, replay an incident."""
+    """Run the weekly alert job over the last weeks (installing the starter rules if they are
+    missing) and replay an incident."""
     tell = say or (lambda _: None)
     tell("judging the models and the runtime against the starter alert rules, week by week")
-    with ws.alerts(ML) as alerts:
-        if not alerts.rules(ML):
-            alerts.add_default_rules(ML)
+    install_rules(ws)
     end = _end_of_predictions(ws)
     counts: dict[str, int] = {}
     for week in range(WEEKS - 1, -1, -1):

@@ -27,9 +27,9 @@ from paceline.demo.enablement import record_enablement
 from paceline.demo.firm import LOAD_ORDER, Firm, generate_firm
 from paceline.demo.governance import build_demo_governance
 from paceline.demo.headlines import Headline, ModelLine, headlines, models
-from paceline.demo.lifecycle import record_program
+from paceline.demo.lifecycle import record_program, record_use_cases
 from paceline.demo.models import register_demo_models
-from paceline.demo.monitoring import record_monitoring
+from paceline.demo.monitoring import install_rules, record_monitoring
 from paceline.demo.params import FirmParams
 from paceline.demo.pilots import record_and_evaluate
 from paceline.demo.runtime import run_recent_months
@@ -206,6 +206,15 @@ def _load(ws: Workspace, paths: dict[str, Path], tell: Say) -> tuple[dict[str, i
     return rows, quarantined
 
 
+def _monitored_program(ws: Workspace, tell: Say) -> None:
+    """What the phase-5 gate reads besides the program's records: the use cases' models with the
+    firm's earlier versions (from its predictions) in the registry, watched by the starter alert
+    rules whose descriptions link the runbooks. The runtime's versions are added after it ran."""
+    record_use_cases(ws)
+    register_demo_models(ws, say=tell)
+    install_rules(ws)
+
+
 def build_demo(
     ws: Workspace, seed: int = DEFAULT_SEED, params: FirmParams | None = None, say: Say | None = None
 ) -> DemoSummary:
@@ -231,12 +240,13 @@ def build_demo(
     clock["pilots"] = time.perf_counter()
     enablement = record_enablement(ws, params, seed, tell)
     clock["enablement"] = time.perf_counter()
-    tell("recording the program: use cases, gates and reviews")
+    tell("recording the program: use cases, models, starter alert rules, gates and reviews")
+    _monitored_program(ws, tell)
     program = record_program(ws)
     clock["program"] = time.perf_counter()
     tell("running the firm's last weeks through the human-in-the-loop runtime")
     runtime = run_recent_months(ws, seed, params, say=tell)
-    registry = register_demo_models(ws, say=tell)
+    registry = register_demo_models(ws, say=tell)  # adds the versions the runtime trained
     clock["runtime"] = time.perf_counter()
     monitoring = record_monitoring(ws, say=tell)
     clock["monitoring"] = time.perf_counter()

@@ -1,17 +1,25 @@
 """The evidence a gate is judged on: a pure snapshot the lifecycle service gathers.
 
 Every field comes from Paceline's records or the warehouse (pilot verdicts, KPIs,
-training records, operations figures, reviews, risks, ROI); ``None`` means "no data
-yet", which a check reports as pending rather than passing. Keeping the snapshot pure
-lets the gate rules be tested without a database.
+training records, operations figures, reviews, risks, ROI, the model registry with its
+alert rules and incidents); ``None`` means "no data yet", which a check reports as
+pending rather than passing. Keeping the snapshot pure lets the gate rules be tested
+without a database.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date
 
+from paceline.domain.alerts import AlertRule, Scope, SignalKind
 from paceline.domain.usecases import UseCase
+
+# The signals that judge a model's own quality (drift of its inputs, performance on the labels),
+# as opposed to the runtime's (error rate, latency, overrides, review SLA, cost).
+MODEL_SIGNALS = frozenset({SignalKind.DRIFT_SHARE, SignalKind.COLUMN_DRIFT, SignalKind.PERFORMANCE})
+LINK_RE = re.compile(r"https?://[^\s<>\"'()]+")
 
 
 @dataclass(frozen=True)
@@ -137,6 +145,66 @@ class ComplianceEvidence:
     top_fix: str = ""
 
 
+def watches(rule: AlertRule, use_case: str, model: str) -> bool:
+    """Whether *rule* watches *model*: enabled, on a model signal, and scoped to the model, its use
+    case or everything. A runtime rule (error rate, latency) does not count: it cannot see drift."""
+    return (
+        rule.enabled
+        and rule.signal.kind in MODEL_SIGNALS
+        and rule.scope.covers(Scope(use_case=use_case, model=model))
+    )
+
+
+def links_in(text: str) -> tuple[str, ...]:
+    """The http(s) links in *text* (an alert rule's description, where a team links its runbook)."""
+    return tuple(link.rstrip(".,;:") for link in LINK_RE.findall(text or ""))
+
+
+@dataclass(frozen=True)
+class ModelWatch:
+    """A model of the use case with a version in production, what watches it and how it is renewed."""
+
+    name: str
+    version: str  # the version in production
+    rules: tuple[str, ...] = ()  # enabled alert rules on a model signal that cover it
+    retrain_every_days: int | None = None  # its retraining schedule (None: none set)
+    retirements: tuple[str, ...] = ()  # versions deprecated, retired or with a deprecation date
+
+
+@dataclass(frozen=True)
+class IncidentState:
+    id: int
+    title: str
+    severity: str  # sev1 .. sev4
+    status: str
+
+
+@dataclass(frozen=True)
+class MonitoringEvidence:
+    """Phases 5 and 6: the use case's production models as the registry, the alert rules and the
+    incidents record them. ``models`` empty means nothing is in production yet (pending)."""
+
+    models: tuple[ModelWatch, ...] = ()
+    open_incidents: tuple[IncidentState, ...] = ()  # sev1/sev2 of the use case or its models, not resolved
+    runbooks: tuple[str, ...] = ()  # runbook links named by its incidents and alert rules
+
+    @property
+    def unwatched(self) -> tuple[ModelWatch, ...]:
+        return tuple(m for m in self.models if not m.rules)
+
+    @property
+    def dashboards(self) -> bool:
+        """Every production model has an alert rule on its drift or performance: the model page
+        shows those figures and ``/alerts`` what they raised, so the dashboards exist and are watched."""
+        return bool(self.models) and not self.unwatched
+
+    @property
+    def lifecycle_processes(self) -> bool:
+        """Every production model is on a retraining schedule and has been through a deprecation
+        (an earlier version deprecated or retired, or a deprecation date planned)."""
+        return bool(self.models) and all(m.retrain_every_days and m.retirements for m in self.models)
+
+
 @dataclass(frozen=True)
 class Thresholds:
     """Pass marks of the automated checks; a workspace may change them in its settings."""
@@ -174,4 +242,5 @@ class Evidence:
     risks: tuple[RiskState, ...] = ()
     compliance: ComplianceEvidence | None = None
     roi: RoiEvidence | None = None
+    monitoring: MonitoringEvidence | None = None
     thresholds: Thresholds = field(default_factory=Thresholds)

@@ -415,6 +415,46 @@ class UserSatisfaction(GateRule):
         return self.result(status, f"employee satisfaction {ev.esat:.2f} (needs at least {mark:.2f})", link)
 
 
+class ModelsMonitored(GateRule):
+    """The phase-5 objective "embed AI with monitoring and incident management", from the records:
+    every production model of the use case is watched by an alert rule on its drift or performance,
+    and no sev1/sev2 incident of the use case or its models is still open. Phase 6 scales what
+    phase 5 put in production, so its recertification checks this again."""
+
+    key, title = "monitored", "Production models monitored"
+    phases = frozenset({Phase.INTEGRATE, Phase.SCALE})
+    moves = frozenset({Move.ADVANCE, Move.RECERTIFY})
+
+    def check(self, ev: Evidence) -> CheckResult:
+        m = ev.monitoring
+        if m is None or not m.models:
+            return self.result(
+                CheckStatus.PENDING,
+                "no model of this use case has a version in production: "
+                "register the model and promote a version to production",
+                Link("models", "/models"),
+            )
+        links = [Link(f"model {w.name}", f"/models/{w.name}") for w in m.models]
+        links.append(Link("alert rules", "/alerts"))
+        links += [Link(f"incident {i.id}", f"/incidents/{i.id}") for i in m.open_incidents]
+        gaps = []
+        if m.unwatched:
+            names = ", ".join(f"{w.name} (version {w.version} in production)" for w in m.unwatched)
+            gaps.append(
+                f"no enabled alert rule on drift or performance watches {names}: add one scoped to "
+                "the model, the use case or everything (e.g. paceline alert rule add --defaults)"
+            )
+        if m.open_incidents:
+            open_ = "; ".join(f"incident {i.id} {i.severity} {i.status}: {i.title}" for i in m.open_incidents)
+            gaps.append(f"open sev1/sev2 incident(s): {open_} (resolve them first)")
+        if gaps:
+            return self.result(CheckStatus.FAIL, "; ".join(gaps), *links)
+        watched = "; ".join(f"{w.name} {w.version} by {', '.join(w.rules)}" for w in m.models)
+        return self.result(
+            CheckStatus.PASS, f"production models watched: {watched}; no open sev1/sev2 incident", *links
+        )
+
+
 class RisksUnderControl(GateRule):
     key, title = "risks_under_control", "No open critical risk"
     phases = frozenset({Phase.ENABLE, Phase.SCALE})
@@ -481,6 +521,7 @@ def default_rules() -> list[GateRule]:
         Traceable(),
         ReviewsHeld(),
         UserSatisfaction(),
+        ModelsMonitored(),
         RisksUnderControl(),
         ComplianceNotRed(),
         SustainedRoi(),

@@ -2,8 +2,9 @@
 
 Deliverables are records or documents with an owner and a status. Some are satisfied by
 Paceline's own records (a pilot plan exists, the value model has inputs, a vendor was
-assessed); the rest are documents a person marks done with a link. Checkpoints are the
-framework's change-control steps; each names the role whose member must sign it off.
+assessed, the production models are watched by alert rules); the rest are documents a
+person marks done with a link. Checkpoints are the framework's change-control steps; each
+names the role whose member must sign it off.
 """
 
 from __future__ import annotations
@@ -56,10 +57,16 @@ DELIVERABLES: tuple[Deliverable, ...] = (
     Deliverable("champions_network", Phase.ENABLE, "Pilot champions network", Role.PEOPLE, "record"),
     Deliverable("api_integrations", Phase.INTEGRATE, "API integrations", Role.ML_ENGINEER),
     Deliverable("data_pipelines", Phase.INTEGRATE, "Data pipelines", Role.DATA_ENGINEER),
-    Deliverable("monitoring_dashboards", Phase.INTEGRATE, "Monitoring dashboards", Role.ML_ENGINEER),
-    Deliverable("runbooks", Phase.INTEGRATE, "Runbooks", Role.ML_ENGINEER),
+    # proven by the model registry, the alert rules and the incidents
+    # (paceline.services.lifecycle_records.RegistryMonitoring): every production model is
+    # watched by an alert rule; a rule or incident links a runbook; every production model
+    # is retrained on a schedule and has been through a deprecation
+    Deliverable(
+        "monitoring_dashboards", Phase.INTEGRATE, "Monitoring dashboards", Role.ML_ENGINEER, "record"
+    ),
+    Deliverable("runbooks", Phase.INTEGRATE, "Runbooks", Role.ML_ENGINEER, "record"),
     Deliverable("governance_policy", Phase.SCALE, "Governance policy", Role.PROGRAM_MANAGER),
-    Deliverable("lifecycle_processes", Phase.SCALE, "Model lifecycle processes", Role.ML_ENGINEER),
+    Deliverable("lifecycle_processes", Phase.SCALE, "Model lifecycle processes", Role.ML_ENGINEER, "record"),
     Deliverable("roi_tracking", Phase.SCALE, "ROI tracking", Role.PROGRAM_MANAGER, "record"),
     Deliverable("center_of_excellence", Phase.SCALE, "Center of excellence", Role.PROGRAM_MANAGER),
 )

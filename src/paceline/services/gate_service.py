@@ -1,11 +1,12 @@
 """Gates: gather a use case's evidence, run the policy, and move the use case (or refuse to).
 
-The evidence comes from the lifecycle records (through the repository) and from the
+The evidence comes from the lifecycle records (through the repository), from the
 warehouse and the pilot engine (through :class:`WarehouseFacts`, which the workspace
-implements with its cached KPI and pilot evaluations). A passing gate moves the use case;
-a blocked one raises :class:`GateBlocked` naming every failing check, unless an admin or
-program manager overrides it with a written justification. Both are recorded in the gate
-history and the audit log.
+implements with its cached KPI and pilot evaluations), from the enablement records and
+from the model registry, alert rules and incidents (:class:`MonitoringRecords`). A
+passing gate moves the use case; a blocked one raises :class:`GateBlocked` naming every
+failing check, unless an admin or program manager overrides it with a written
+justification. Both are recorded in the gate history and the audit log.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from paceline.domain import ai_act
 from paceline.domain.evidence import (
     ComplianceEvidence,
     Evidence,
+    MonitoringEvidence,
     OpsEvidence,
     PilotEvidence,
     ReviewState,
@@ -68,6 +70,13 @@ class EnablementEvidence(Protocol):
 
     def training_evidence(self, use_case: str, eligible: set[str]) -> TrainingEvidence | None: ...
     def proven_deliverables(self, use_case: str) -> dict[str, bool]: ...
+
+
+class MonitoringRecords(Protocol):
+    """Phase-5/6 evidence from the model registry, the alert rules and the incidents
+    (:class:`paceline.services.lifecycle_records.RegistryMonitoring`)."""
+
+    def monitoring_evidence(self, use_case: str) -> MonitoringEvidence: ...
 
 
 def training_evidence(
@@ -128,11 +137,17 @@ def gather(
     thresholds: Thresholds,
     compliance: ComplianceReader | None = None,
     enablement: EnablementEvidence | None = None,
+    monitoring: MonitoringRecords | None = None,
 ) -> Evidence:
-    """The evidence snapshot for *uc*; warehouse figures are computed only where a gate needs them."""
+    """The evidence snapshot for *uc*; warehouse figures are computed only where a gate needs them.
+
+    The monitoring records are read once from phase 5 on: the ``monitored`` check and the
+    monitoring deliverables judge the same snapshot.
+    """
     key = uc.key
     tier = ai_act.classify(uc.ai_act)
     later = uc.phase >= Phase.ENABLE
+    watched = monitoring.monitoring_evidence(key) if monitoring and uc.phase >= Phase.INTEGRATE else None
     reviews = tuple(
         ReviewState(r["kind"], date.fromisoformat(r["due"]), r["completed_at"] is not None, r["outcome"])
         for r in repo.reviews(key)
@@ -146,7 +161,7 @@ def gather(
         today=today,
         ai_act_tier=tier.tier.value,
         ai_act_rule=tier.rule,
-        deliverables=deliverable_states(repo, facts, uc, enablement),
+        deliverables=deliverable_states(repo, facts, uc, enablement, watched),
         signoffs=signoffs,
         stakeholders=repo.stakeholders(key),
         pilots=tuple(facts.pilot_verdicts(key)) if uc.phase >= Phase.PILOT else (),
@@ -161,6 +176,7 @@ def gather(
         risks=risks,
         compliance=compliance(uc, today) if compliance and uc.phase is Phase.SCALE else None,
         roi=facts.roi(uc) if uc.phase is Phase.SCALE else None,
+        monitoring=watched,
         thresholds=thresholds,
     )
 
@@ -176,9 +192,10 @@ class GateService:
         policy: GatePolicy | None = None,
         compliance: ComplianceReader | None = None,
         enablement: EnablementEvidence | None = None,
+        monitoring: MonitoringRecords | None = None,
     ) -> None:
         self.repo, self.facts, self.compliance = repo, facts, compliance
-        self.enablement = enablement
+        self.enablement, self.monitoring = enablement, monitoring
         self.records = LifecycleService(repo)
         self.thresholds = thresholds or Thresholds()
         self.policy = policy or GatePolicy()
@@ -194,6 +211,7 @@ class GateService:
             self.thresholds,
             self.compliance,
             self.enablement,
+            self.monitoring,
         )
 
     def evaluate(self, by: Principal, key: str, today: date | None = None) -> GateDecision:
