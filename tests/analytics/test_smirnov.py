@@ -58,8 +58,8 @@ def test_the_edges_of_the_support_are_scipys(d: float) -> None:
     assert kolmogorov_sf(d, 500_000.0) == pytest.approx(float(stats.kstwo.sf(d, 500_000.0)), abs=1e-15)
 
 
-def test_a_drift_report_at_scale_does_not_import_scipy_stats(tmp_path: pytest.TempPathFactory) -> None:
-    """scipy.stats costs half a second to import: large-sample p-values do without it."""
+def test_a_drift_report_at_scale_does_not_import_scipy(tmp_path: pytest.TempPathFactory) -> None:
+    """scipy.stats costs half a second to import, scipy.special 0.2 s: large samples do without them."""
     code = """
 import sys
 import numpy as np
@@ -70,7 +70,7 @@ ref = pd.DataFrame({"x": rng.normal(0, 1, 30_000), "c": rng.choice(["a", "b"], 3
 cur = pd.DataFrame({"x": rng.normal(0.05, 1, 30_000), "c": rng.choice(["a", "b"], 30_000)})
 report = paceline.drift(ref, cur)
 assert 0 <= report.column("x").ks_p_value <= 1
-print("scipy.stats" in sys.modules)
+print("scipy" in sys.modules)
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from paceline.analytics.chisquare import chi2_sf
 from paceline.analytics.smirnov import kolmogorov_sf
 
 PSI_FLOOR = 1e-4
@@ -134,9 +135,7 @@ def chi2_homogeneity(ref_counts: NDArray[Any], cur_counts: NDArray[Any]) -> Chi2
     if dof == 0:
         return Chi2(0.0, 0, 1.0, 0.0)
     statistic = float(np.sum((table - expected) ** 2 / expected))
-    from scipy import special  # chi2.sf is special.chdtrc; imported here to keep this module light
-
-    return Chi2(statistic, dof, float(special.chdtrc(dof, statistic)), math.sqrt(statistic / total))
+    return Chi2(statistic, dof, chi2_sf(dof, statistic), math.sqrt(statistic / total))
 
 
 # --- results ---------------------------------------------------------------------------

@@ -131,24 +131,35 @@ def smirnov_sf(n: float, d: float) -> float:
         + math.log(d)
         - np.log(d + j / n)
         + 0.5 * (np.log(n / (j * (n - j))) - LOG_2PI)
-        + _stirlerr(np.array([n]))[0]
-        - _stirlerr(j)
-        - _stirlerr(n - j)
+        + stirlerr(n)
+        - _stirlerr_array(j)
+        - _stirlerr_array(n - j)
     )
     logs = np.concatenate([[n * math.log1p(-d)], logs])  # j = 0: (1 - d)^n
     top = float(logs.max())
     return float(math.exp(top) * np.exp(logs - top).sum())
 
 
-def _stirlerr(k: NDArray[np.float64]) -> NDArray[np.float64]:
-    """``log(k!) - (k log k - k + log(2 pi k) / 2)``, Stirling's remainder, accurate for every k >= 1."""
-    from scipy import special
+STIRLING_SERIES_FROM = 16  # below, the remainder is computed from log-gamma directly
 
-    out = np.empty_like(k)
-    small = k < 16
-    ks = k[small]
-    out[small] = special.gammaln(ks + 1) - (ks * np.log(ks) - ks + 0.5 * (LOG_2PI + np.log(ks)))
-    inv = 1.0 / k[~small]
+
+def stirlerr(k: float) -> float:
+    """``log(k!) - (k log k - k + log(2 pi k) / 2)``, Stirling's remainder, accurate for every k > 0."""
+    if k < STIRLING_SERIES_FROM:
+        return math.lgamma(k + 1) - (k * math.log(k) - k + 0.5 * (LOG_2PI + math.log(k)))
+    return _stirling_series(1.0 / k)
+
+
+def _stirling_series(inv: float | NDArray[np.float64]) -> float | NDArray[np.float64]:
+    """The asymptotic series of Stirling's remainder in ``1/k`` (error below 1e-17 from k = 16)."""
     inv2 = inv * inv
-    out[~small] = inv * (1 / 12 - inv2 * (1 / 360 - inv2 * (1 / 1260 - inv2 * (1 / 1680 - inv2 / 1188))))
+    return inv * (1 / 12 - inv2 * (1 / 360 - inv2 * (1 / 1260 - inv2 * (1 / 1680 - inv2 / 1188))))
+
+
+def _stirlerr_array(k: NDArray[np.float64]) -> NDArray[np.float64]:
+    """:func:`stirlerr` of many values (the few small ones one by one)."""
+    out = np.empty_like(k)
+    small = k < STIRLING_SERIES_FROM
+    out[small] = [stirlerr(float(v)) for v in k[small]]
+    out[~small] = _stirling_series(1.0 / k[~small])
     return out
