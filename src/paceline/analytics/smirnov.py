@@ -147,7 +147,7 @@ def stirlerr(k: float) -> float:
     """``log(k!) - (k log k - k + log(2 pi k) / 2)``, Stirling's remainder, accurate for every k > 0."""
     if k < STIRLING_SERIES_FROM:
         return math.lgamma(k + 1) - (k * math.log(k) - k + 0.5 * (LOG_2PI + math.log(k)))
-    return _stirling_series(1.0 / k)
+    return float(_stirling_series(1.0 / k))
 
 
 def _stirling_series(inv: float | NDArray[np.float64]) -> float | NDArray[np.float64]:
