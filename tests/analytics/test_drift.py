@@ -108,7 +108,7 @@ class NumpyEngine:
         for ask in asks:  # the engine's count at a decile whose cells were not returned
             ref_le[ask.decile] = np.sum(self.ref <= ask.edge)
             cur_le[ask.decile] = np.sum(self.cur <= ask.edge)
-        return dc.finish(screen, plan, refined, edges, (ref_le, cur_le))
+        return dc.finish(dc.settled(screen, plan), refined, edges, (ref_le, cur_le))
 
 
 def scipy_ks(ref: np.ndarray, cur: np.ndarray) -> stats._stats_py.KstestResult:

@@ -339,21 +339,40 @@ class NumericStats:
     cur_psi_counts: IntArray
 
 
-def finish(
-    screen: Screen, plan: Refinement, refined: Refined, edges: FloatArray, at_most: tuple[IntArray, IntArray]
-) -> NumericStats:
-    """Combine the screened cells with the refined ones into the column's statistics."""
+@dataclass(frozen=True)
+class Settled:
+    """What the cells settled before refinement: all a column needs of them afterwards.
+
+    Keeping these few numbers instead of the cells lets every column's refinement wait
+    for one query while its cells are already freed.
+    """
+
+    edge_ks: float  # the largest |F - G| at a cell boundary
+    w1: float  # ∫|F - G| over the settled cells and the gaps, plus |d_end| (hi - lo) of each refined cell
+    n: int
+    m: int
+
+
+def settled(screen: Screen, plan: Refinement) -> Settled:
+    """The screened part of KS and Wasserstein, once the cells to refine are chosen."""
     cells = screen.cells
     refined_cells = np.isin(cells.key, plan.keys)
     d_end = (screen.ref_before + cells.ref) / screen.n - (screen.cur_before + cells.cur) / screen.m
     ends = float(np.sum(np.abs(d_end[refined_cells]) * (cells.hi - cells.lo)[refined_cells]))
-    w1 = float(np.sum(screen.cell_w1[~refined_cells])) + screen.gap_w1 + ends + refined.w1
+    w1 = float(np.sum(screen.cell_w1[~refined_cells])) + screen.gap_w1 + ends
+    return Settled(screen.edge_ks, w1, screen.n, screen.m)
+
+
+def finish(
+    known: Settled, refined: Refined, edges: FloatArray, at_most: tuple[IntArray, IntArray]
+) -> NumericStats:
+    """Combine the settled part with the refined cells into the column's statistics."""
     return NumericStats(
-        ks=max(screen.edge_ks, refined.ks),
-        wasserstein=w1,
+        ks=max(known.edge_ks, refined.ks),
+        wasserstein=known.w1 + refined.w1,
         deciles=edges,
-        ref_psi_counts=_bin_counts(at_most[0], screen.n),
-        cur_psi_counts=_bin_counts(at_most[1], screen.m),
+        ref_psi_counts=_bin_counts(at_most[0], known.n),
+        cur_psi_counts=_bin_counts(at_most[1], known.m),
     )
 
 

@@ -56,7 +56,8 @@ DEFAULT_MEMORY_LIMIT = "512MB"
 class EngineOptions:
     """How the work is cut into queries; the result does not depend on these."""
 
-    batch: int = 4  # numeric columns per histogram and refinement query (more: fewer queries, more memory)
+    batch: int = 4  # numeric columns per histogram query (more: fewer queries, more memory)
+    refine_batch: int = 4  # numeric columns per refinement query (larger unions run slower on DuckDB)
     partitioned: bool | None = None  # restart window sums per cell (default: on engines other than DuckDB)
     max_categories: int = 10_000  # a "categorical" column with more distinct values is refused
     row_limit: int = dc.ROW_LIMIT  # values of a decile's cells returned; beyond, counted in the engine
@@ -359,7 +360,12 @@ def _run_numeric(
     options: EngineOptions,
     partitioned: bool,
 ) -> None:
-    """Fill each plan's statistics, a batch of columns at a time (only a batch's cells are in memory)."""
+    """Fill each plan's statistics.
+
+    The histograms run a batch of columns at a time (only a batch's cells are in memory);
+    each column then keeps only what it must refine and what its cells settled, and the
+    refinements of many columns share one query.
+    """
     for part in _chunks(list(plans.items()), options.batch):
         batch = dict(part)
         expr = dn.histogram_expr(ref, cur, [(i, p.grid) for i, p in part])
@@ -368,17 +374,33 @@ def _run_numeric(
             _zoom(ref, cur, batch, dn.plan_heavy_zoom(batch))
         for _ in range(dn.ZOOM_LEVELS):  # much data: split the cells the counts cannot settle
             for plan in batch.values():
-                assert plan.cells is not None
-                plan.screen = dc.screen(plan.cells, plan.grid.origin, plan.n, plan.m)
-            _zoom(ref, cur, batch, dn.plan_unsettled_zoom(batch))
-        _refine(ref, cur, batch, options, partitioned)
+                _screened(plan)
+            if not _zoom(ref, cur, batch, dn.plan_unsettled_zoom(batch)):
+                break
+        for plan in batch.values():
+            screen = _screened(plan)
+            plan.todo = dc.refinement(screen, dc.decile_ranks(plan.n), options.row_limit)
+            plan.settled = dc.settled(screen, plan.todo)
+            plan.cells = plan.screen = None  # what the refinement needs is in todo and settled
+    for part in _chunks(list(plans.items()), options.refine_batch):
+        _refine(ref, cur, dict(part), partitioned)
+
+
+def _screened(plan: dn.NumericPlan) -> dc.Screen:
+    """The plan's screen, computed again only after a zoom replaced its cells."""
+    if plan.screen is None:
+        assert plan.cells is not None
+        plan.screen = dc.screen(plan.cells, plan.grid.origin, plan.n, plan.m)
+    return plan.screen
 
 
 def _zoom(
     ref: ir.Table, cur: ir.Table, plans: dict[int, dn.NumericPlan], zooms: list[tuple[int, dn.Grid]]
-) -> None:
+) -> bool:
+    """Split the cells the plans chose; whether there was anything to split."""
     if zooms:
         dn.read_zoom(dn.zoom_expr(ref, cur, zooms).to_pyarrow(), zooms, plans)
+    return bool(zooms)
 
 
 @dataclass
@@ -396,15 +418,13 @@ def _refine(
     ref: ir.Table,
     cur: ir.Table,
     plans: dict[int, dn.NumericPlan],
-    options: EngineOptions,
     partitioned: bool,
 ) -> None:
-    """Refine the batch's columns in one query, then count at the deciles the rows could not place."""
+    """Refine these columns in one query, then count at the deciles the rows could not place."""
     todos: dict[int, dc.Refinement] = {}
     for i, plan in plans.items():
-        assert plan.cells is not None
-        plan.screen = dc.screen(plan.cells, plan.grid.origin, plan.n, plan.m)
-        todos[i] = dc.refinement(plan.screen, dc.decile_ranks(plan.n), options.row_limit)
+        assert plan.todo is not None
+        todos[i] = plan.todo
     tasks = {i: dn.RefineTask(i, plan.grid, todos[i], plan.n, plan.m) for i, plan in plans.items()}
     found = dn.refine_expr(ref, cur, list(tasks.values()), partitioned).to_pyarrow()
     asks: list[tuple[int, dn.Grid, float]] = []
@@ -424,11 +444,9 @@ def _refine(
             (state.ref_le if row["side"] == 0 else state.cur_le)[j] = row["n"]
     for i, plan in plans.items():
         state = pending[i]
-        assert plan.screen is not None
-        plan.stats = dc.finish(
-            plan.screen, state.todo, state.refined, state.edges, (state.ref_le, state.cur_le)
-        )
-        plan.cells = plan.screen = None  # the column is done: let its cells go
+        assert plan.settled is not None
+        plan.stats = dc.finish(plan.settled, state.refined, state.edges, (state.ref_le, state.cur_le))
+        plan.todo = None
 
 
 def _categorical_columns(

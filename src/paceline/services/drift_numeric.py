@@ -339,6 +339,8 @@ class NumericPlan:
     m: int
     cells: dc.Cells | None = None
     screen: dc.Screen | None = None
+    todo: dc.Refinement | None = None  # the cells to refine, once chosen (the cells are then freed)
+    settled: dc.Settled | None = None
     stats: dc.NumericStats | None = None
 
 
@@ -375,7 +377,7 @@ def read_cells(table: pa.Table, plans: dict[int, NumericPlan]) -> None:
         key = cols["k"][mask].astype(np.int64)
         lo, hi = plan.grid.first_cells(key)
         sides = {name: cols[name][mask] for name in ("ref", "cur", "ref_sum", "cur_sum")}
-        plan.cells = dc.Cells.from_arrays(key=key, lo=lo, hi=hi, **sides)
+        plan.cells, plan.screen = dc.Cells.from_arrays(key=key, lo=lo, hi=hi, **sides), None
 
 
 def plan_heavy_zoom(plans: dict[int, NumericPlan]) -> list[tuple[int, Grid]]:
@@ -424,7 +426,7 @@ def read_zoom(table: pa.Table, zooms: list[tuple[int, Grid]], plans: dict[int, N
         sub = (merged["key"] - parent) // grid.step(level)
         lo, hi = grid.zooms[-1].edges(parent, sub, grid.origin)
         children = dc.Cells.from_arrays(lo=lo, hi=hi, **merged)
-        plan.cells = plan.cells.replace_cells(grid.zooms[-1].parents, children)
+        plan.cells, plan.screen = plan.cells.replace_cells(grid.zooms[-1].parents, children), None
 
 
 def read_refined(table: pa.Table, task: RefineTask) -> dc.Refined:
