@@ -97,6 +97,31 @@ def test_rules_add_list_remove(home: Path) -> None:
     assert code == 2 and "no alert rule 'f1-low'" in err
 
 
+def test_a_rule_names_its_runbook(home: Path, tmp_path: Path) -> None:
+    runbook = "https://wiki.example.com/runbooks/f1-low"
+    add = ["alert", "rule", "add", "f1-low", "--signal", "performance:f1", "--below", "0.7", "--window", "7d"]
+    code, out, err = run(home, *add, "--runbook", runbook)
+    assert code == 0, err
+    assert f"Runbook: {runbook}" in out
+    rules = run_json(home, "alert", "rule", "list")["rules"]
+    assert [(r["name"], r["runbook_url"]) for r in rules] == [("f1-low", runbook)]
+    code, out, err = run(home, *add[:3], "f1-bad", *add[4:], "--runbook", "wiki/runbooks/f1")
+    assert code == 2 and out == ""
+    assert "runbook 'wiki/runbooks/f1' is not an http(s) URL" in err
+    assert "Fix: e.g. https://wiki.example.com/runbooks/claims" in err
+    assert [r["name"] for r in run_json(home, "alert", "rule", "list")["rules"]] == ["f1-low"]
+    plain = run_json(home, *add[:3], "f1-plain", *add[4:], "--model", "claims-router")
+    assert plain["runbook_url"] == ""
+    # an incident opened for the rule's alert starts with the rule's runbook
+    result = run_json(home, "alert", "evaluate", "--readings", str(readings_file(tmp_path / "r.jsonl", 0.5)))
+    alert_ids = {c["message"].split(":")[0]: c["alert_id"] for c in result["changes"]}
+    opened = run_json(home, "incident", "open", "--alert", str(alert_ids["f1-low"]))
+    assert opened["runbook_url"] == runbook
+    code, out, _ = run(home, "incident", "show", str(opened["id"]))
+    assert code == 0 and f"Runbook: {runbook}" in out
+    assert run_json(home, "incident", "open", "--alert", str(alert_ids["f1-plain"]))["runbook_url"] == ""
+
+
 def test_evaluate_notifies_lists_and_acknowledges(home: Path, tmp_path: Path) -> None:
     with Receiver() as rx:
         code, _, err = run(

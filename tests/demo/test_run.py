@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from paceline.bootstrap import Workspace
 from paceline.cli.main import app
 from paceline.demo.firm import LOAD_ORDER, generate_firm
+from paceline.demo.monitoring import RUNBOOKS
 from paceline.demo.params import FirmParams
 from paceline.demo.report import summary_lines, summary_tables
 from paceline.demo.run import DATA_DIR, MARKER, DemoExists, DemoSummary, build_demo, password_for, reset_demo
@@ -154,14 +155,18 @@ def test_the_registry_monitoring_and_governance_run_on_the_firms_records(
     assert all(m["production"] for m in summary.registry)
     assert summary.monitoring["weeks"] == 4
     with ws.alerts(readonly=True) as alerts:
-        assert len(alerts.rules(operator())) == 7  # the starter rules
+        rules = alerts.rules(operator())
         listed = alerts.list(operator(), status="all")
+    assert len(rules) == 7  # the starter rules, each naming its runbook in its own field
+    assert all(r["runbook_url"] == f"{RUNBOOKS}/{r['name']}" for r in rules)
+    assert not any("http" in r["description"] for r in rules)
+    assert all(a["runbook_url"] == f"{RUNBOOKS}/{a['rule']}" for a in listed)
     drift = [a for a in listed if str(a["signal"]).startswith("drift")]
     assert (summary.monitoring["incident"] is not None) == bool(drift)
     if drift:
         with ws.incidents(readonly=True) as incidents:
             incident = incidents.get(operator(), summary.monitoring["incident"]["id"])
         assert incident["status"] == "resolved" and incident["retrospective"]
-        assert incident["runbook_url"].startswith("https://")
+        assert incident["runbook_url"] == f"{RUNBOOKS}/{incident['alerts'][0]['rule']}"  # its rule's
     assert summary.governance["program"]["status"] in {"green", "amber", "red"}
     assert ws.verify_audit().ok

@@ -89,6 +89,28 @@ def test_a_rule_document_round_trips() -> None:
     )
     assert rule_from_dict(r.to_dict()) == r
     assert r.describe() == "performance:f1 below 0.7 over 1w (at least 50 samples)"
+    assert r.runbook_url == "" and r.to_dict()["runbook_url"] == ""
+
+
+def test_a_rule_names_its_runbook() -> None:
+    url = "https://wiki.example.com/runbooks/errors"
+    r = rule(runbook_url=f"  {url} ")
+    assert r.runbook_url == url and r.to_dict()["runbook_url"] == url
+    assert rule_from_dict(r.to_dict()) == r
+    assert rule(runbook_url="http://wiki/rb").runbook_url == "http://wiki/rb"
+    assert rule(runbook_url=None).runbook_url == rule(runbook_url="").runbook_url == ""
+    assert rule(description="Runbook: https://wiki.example.com/x").runbook_url == ""  # not read from text
+
+
+@pytest.mark.parametrize(
+    "bad", ["wiki/page", "javascript:alert(1)", "ftp://wiki.example.com/rb", "https:// x"]
+)
+def test_a_bad_runbook_names_the_field_the_value_and_the_fix(bad: str) -> None:
+    with pytest.raises(ValidationError, match=r"is not an http\(s\) URL") as caught:
+        rule(runbook_url=bad)
+    assert caught.value.details["field"] == "runbook_url"
+    assert repr(bad.strip()) in caught.value.message
+    assert caught.value.details["fix"].startswith("e.g. https://")
 
 
 @pytest.mark.parametrize(
@@ -117,6 +139,7 @@ def test_a_rule_document_round_trips() -> None:
         ({"channels": [{"kind": "email", "target": "a@b.io", "smtp_port": "x"}]}, "smtp_port", "not a port"),
         ({"enabled": "yes"}, "enabled", "not true or false"),
         ({"workflow": "bad name!"}, "workflow", "not a valid name"),
+        ({"runbook_url": "wiki/runbooks/errors"}, "runbook_url", r"not an http\(s\) URL"),
         ({"colour": "red"}, "colour", "unknown field"),
     ],
 )

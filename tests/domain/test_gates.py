@@ -27,7 +27,6 @@ from paceline.domain.evidence import (
     TechChoice,
     Thresholds,
     TrainingEvidence,
-    links_in,
     watches,
 )
 from paceline.domain.gates import (
@@ -297,12 +296,6 @@ def test_a_rule_watches_a_model_on_a_model_signal_in_its_scope() -> None:
     assert not watches(_rule(enabled=False), "claims-triage", "claims-router")
     runtime = _rule(signal="latency_p95_ms", above=2000)  # the runtime's health, not the model's quality
     assert not watches(runtime, "claims-triage", "claims-router")
-
-
-def test_runbook_links_are_read_from_a_rule_description() -> None:
-    text = "F1 below 0.7. Runbook: https://wiki.example.com/runbooks/f1-low. See also (http://x.org/a)."
-    assert links_in(text) == ("https://wiki.example.com/runbooks/f1-low", "http://x.org/a")
-    assert links_in("no link here") == () and links_in("") == ()
 
 
 def test_monitoring_deliverables_from_the_evidence() -> None:

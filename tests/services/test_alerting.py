@@ -116,6 +116,27 @@ def test_rule_permissions_follow_the_use_case(ws: Workspace) -> None:
         assert [r["name"] for r in alerts.rules(scoped)] == ["errors"]
 
 
+def test_a_rule_stores_its_runbook(ws: Workspace) -> None:
+    runbook = "https://wiki.example.com/runbooks/errors"
+    with ws.alerts(OP) as alerts:
+        assert alerts.add_rule(OP, RULE | {"runbook_url": runbook})["runbook_url"] == runbook
+        alerts.add_rule(OP, RULE | {"name": "plain"})
+    with ws.alerts(OP, readonly=True) as alerts:
+        assert {r["name"]: r["runbook_url"] for r in alerts.rules(OP)} == {"errors": runbook, "plain": ""}
+        assert alerts.rule(OP, "errors")["runbook_url"] == runbook
+    with ws.alerts(OP) as alerts:
+        other = "http://runbooks.internal/errors"
+        assert alerts.replace_rule(OP, "errors", RULE | {"runbook_url": other})["runbook_url"] == other
+        assert alerts.rule(OP, "errors")["runbook_url"] == other
+        with pytest.raises(ValidationError, match="'file:///rb' is not an http") as caught:
+            alerts.replace_rule(OP, "errors", RULE | {"runbook_url": "file:///rb"})
+        assert caught.value.details["field"] == "runbook_url"
+    with ws.alerts(OP, readonly=True) as alerts:
+        assert alerts.rule(OP, "errors")["runbook_url"] == other  # the refused change left it
+    changes = [e["data"].get("runbook_url") for e in ws.audit_entries(limit=50) if e["action"] == "update"]
+    assert {"old": runbook, "new": other} in changes  # the change of runbook is audited
+
+
 def test_a_bad_rule_names_the_field(ws: Workspace) -> None:
     with ws.alerts(OP) as alerts, pytest.raises(ValidationError, match="window") as caught:
         alerts.add_rule(OP, RULE | {"window": "forever"})

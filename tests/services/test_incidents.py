@@ -119,6 +119,42 @@ def test_an_incident_from_an_alert_runs_its_course(ws: Workspace) -> None:
     assert {"incidents", "incident_timeline", "alerts"} <= audited
 
 
+def test_an_incident_from_an_alert_starts_with_its_rules_runbook(ws: Workspace) -> None:
+    runbook = "https://wiki.example.com/runbooks/f1-low"
+    rule = {
+        "name": "f1-low",
+        "signal": "performance:f1",
+        "below": 0.7,
+        "window": "7d",
+        "runbook_url": runbook,
+    }
+    with ws.alerts(OP) as alerts:
+        alerts.add_rule(OP, rule)
+    at, models = NOW - timedelta(hours=2), ("router", "coder", "scribe", "triage")
+    readings = [
+        Reading(Signal(SignalKind.PERFORMANCE, "f1"), Scope(model=m), 0.5, at - timedelta(days=7), at, 400)
+        for m in models
+    ]
+    changes = ws.evaluate_alerts(OP, readings, compute=False, notify=False, now=at)["changes"]
+    ids = dict(zip(models, (int(c["alert_id"]) for c in changes), strict=True))
+    with ws.alerts(OP, readonly=True) as alerts:
+        assert alerts.get(OP, ids["router"])["runbook_url"] == runbook  # the alert shows its rule's
+    own = "https://wiki.example.com/runbooks/coder"
+    with ws.incidents(OP) as incidents:
+        assert incidents.open_from_alert(OP, ids["router"])["runbook_url"] == runbook
+        assert incidents.open_from_alert(OP, ids["coder"], {"runbook_url": own})["runbook_url"] == own
+        by_hand = incidents.open(OP, {"title": "Scribe F1", "alerts": [ids["scribe"]]})
+        assert by_hand["runbook_url"] == runbook
+        assert [e["kind"] for e in by_hand["timeline"]] == ["opened", "alert"]
+        with pytest.raises(ValidationError, match="not an http") as caught:
+            incidents.open_from_alert(OP, ids["triage"], {"runbook_url": "wiki/page"})
+        assert caught.value.details["field"] == "runbook_url"
+    with ws.alerts(OP) as alerts:
+        alerts.replace_rule(OP, "f1-low", rule | {"runbook_url": ""})
+    with ws.incidents(OP) as incidents:
+        assert incidents.open_from_alert(OP, ids["triage"])["runbook_url"] == ""  # the rule names none now
+
+
 def test_opening_by_hand_and_the_bad_paths(ws: Workspace) -> None:
     with ws.incidents(OP) as incidents:
         opened = incidents.open(OP, {"title": "Reviewers see blank suggestions", "use_case": "claims-triage"})

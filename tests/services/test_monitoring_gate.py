@@ -158,14 +158,42 @@ def test_a_rule_that_does_not_watch_the_model_proves_nothing(ws: Workspace, rule
 
 def test_dashboards_and_runbooks_are_proven_by_rules_and_incidents(ws: Workspace) -> None:
     _to_production(ws)
-    _rule(ws, name="other-drift", use_case="other", description=f"Runbook: {RUNBOOK}")
+    _rule(ws, name="other-drift", use_case="other", runbook_url=RUNBOOK)
     assert _deliverables(ws)["runbooks"] == "missing"  # another use case's runbook
-    _rule(ws, model=MODEL, description=f"Drift of the router's inputs. Runbook: {RUNBOOK}.")
+    _rule(ws, model=MODEL, description="Drift of the router's inputs.", runbook_url=RUNBOOK)
     assert _deliverables(ws) == {
         "monitoring_dashboards": "done",
         "runbooks": "done",
         "lifecycle_processes": "missing",  # computed from phase 6 on
     }
+
+
+@pytest.mark.parametrize("scope", [{"use_case": UC}, {}], ids=["the use case's", "everything's"])
+def test_a_rules_runbook_url_proves_the_runbooks(ws: Workspace, scope: dict[str, Any]) -> None:
+    _to_production(ws)
+    _rule(
+        ws,
+        name="router-latency",
+        signal="latency_p95_ms",
+        above=2000,
+        window="1h",
+        runbook_url=RUNBOOK,
+        **scope,
+    )
+    assert _deliverables(ws)["runbooks"] == "done"  # any rule of the use case names the runbook
+
+
+def test_a_link_in_a_rules_description_is_not_a_runbook(ws: Workspace) -> None:
+    _to_production(ws)
+    _rule(ws, model=MODEL, description=f"Drift of the router's inputs. Runbook: {RUNBOOK}.")
+    assert _deliverables(ws) == {
+        "monitoring_dashboards": "done",
+        "runbooks": "missing",  # the description is text for people, not the rule's runbook_url
+        "lifecycle_processes": "missing",
+    }
+    with ws.alerts(OP) as alerts:
+        alerts.replace_rule(OP, DRIFT["name"], {**DRIFT, "model": MODEL, "runbook_url": RUNBOOK})
+    assert _deliverables(ws)["runbooks"] == "done"
 
 
 def test_an_incident_naming_a_runbook_proves_the_runbooks(ws: Workspace) -> None:

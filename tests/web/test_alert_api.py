@@ -95,6 +95,31 @@ def test_a_bad_rule_is_a_422_naming_the_field(api: Any) -> None:
     assert bad["details"]["field"] == "cooldown"
 
 
+def test_a_rule_names_its_runbook_and_its_incidents_start_with_it(api: Any) -> None:
+    ml, runbook = api("ml"), "https://wiki.example.com/runbooks/f1-low"
+    created = ml.post("/api/v1/alert-rules", RULE | {"runbook_url": runbook})
+    assert created.status_code == 201 and created.json()["runbook_url"] == runbook
+    assert ml.get("/api/v1/alert-rules/f1-low").json()["runbook_url"] == runbook
+    assert [r["runbook_url"] for r in api("alan").get("/api/v1/alert-rules").json()["rules"]] == [runbook]
+    bad = error(ml.put("/api/v1/alert-rules/f1-low", RULE | {"runbook_url": "javascript:alert(1)"}), 422)
+    assert bad["details"]["field"] == "runbook_url" and "'javascript:alert(1)'" in bad["message"]
+    assert bad["details"]["fix"].startswith("e.g. https://")
+    bad = error(ml.post("/api/v1/alert-rules", RULE | {"name": "f1-other", "runbook_url": "wiki"}), 422)
+    assert bad["details"]["field"] == "runbook_url"
+    error(ml.get("/api/v1/alert-rules/f1-other"), 404)  # nothing stored
+    body = {"readings": [READING, READING | {"model": "scribe-coder"}], "compute": False, "notify": False}
+    first, second = (c["alert_id"] for c in ml.post("/api/v1/alerts/evaluate", body).json()["changes"])
+    assert api("alan").get(f"/api/v1/alerts/{first}").json()["runbook_url"] == runbook
+    assert [a["runbook_url"] for a in api("alan").get("/api/v1/alerts").json()["alerts"]] == [runbook] * 2
+    opened = api("bo").post(f"/api/v1/alerts/{first}/incident")
+    assert opened.status_code == 201 and opened.json()["runbook_url"] == runbook
+    own = "https://wiki.example.com/runbooks/coder"
+    given = ml.post(f"/api/v1/alerts/{second}/incident", {"runbook_url": own})
+    assert given.status_code == 201 and given.json()["runbook_url"] == own
+    replaced = ml.put("/api/v1/alert-rules/f1-low", RULE | {"runbook_url": ""})
+    assert replaced.status_code == 200 and replaced.json()["runbook_url"] == ""
+
+
 def test_evaluate_opens_an_alert_and_validates_readings(api: Any) -> None:
     alert_id = _fired(api)
     alerts = api("alan").get("/api/v1/alerts").json()["alerts"]

@@ -61,6 +61,28 @@ def test_the_alerts_page_lists_alerts_and_rules(admin: TestClient, ws: Workspace
     assert admin.get("/alerts", params={"status": "sleeping"}).status_code == 422
 
 
+def test_the_alerts_page_links_the_runbook_of_an_alerts_rule(admin: TestClient, ws: Workspace) -> None:
+    fire(ws)
+    html = admin.get("/alerts").text
+    assert "Runbook</a>" not in html  # the rule names none
+    runbook = "https://wiki.example.com/runbooks/f1-low"
+    rule = {
+        "name": "f1-low",
+        "signal": "performance:f1",
+        "below": 0.7,
+        "window": "7d",
+        "runbook_url": runbook,
+    }
+    with ws.alerts(OP) as alerts:
+        alerts.replace_rule(OP, "f1-low", rule)
+    html = admin.get("/alerts").text
+    link = (
+        f'<a href="{runbook}" rel="noopener noreferrer">'
+        'Runbook<span class="visually-hidden"> of rule f1-low</span></a>'
+    )
+    assert html.count(link) == 2  # on the alert, and in the rules table
+
+
 def test_readers_see_alerts_without_the_buttons(client: TestClient, ws: Workspace) -> None:
     fire(ws)
     log_in(client, "alan")

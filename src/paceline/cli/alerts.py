@@ -74,6 +74,7 @@ def rule_add(
     ),
     smtp_port: int | None = typer.Option(None, "--smtp-port", help="Its port."),
     description: str = typer.Option("", "--description", help="What the alert means and what to do."),
+    runbook: str = typer.Option("", "--runbook", help="Link to the rule's runbook (http/https)."),
     disabled: bool = typer.Option(False, "--disabled", help="Store the rule switched off."),
     defaults: bool = typer.Option(False, "--defaults", help="Add the starter rules that are missing."),
     fmt: Fmt = FORMAT,
@@ -108,13 +109,17 @@ def rule_add(
         "workflow": workflow,
         "channels": channels,
         "description": description,
+        "runbook_url": runbook,
         "enabled": not disabled,
     }
     with ws.alerts(operator()) as alerts:
         rule = alerts.add_rule(operator(), doc)
-    emit_json(rule) if fmt is Fmt.json else out.print(
-        f"Added rule [bold]{rule['name']}[/]: {_describe(rule)}"
-    )
+    if fmt is Fmt.json:
+        emit_json(rule)
+        return
+    out.print(f"Added rule [bold]{rule['name']}[/]: {_describe(rule)}")
+    if rule["runbook_url"]:
+        out.print(f"Runbook: {rule['runbook_url']}")
 
 
 def _describe(rule: dict[str, Any]) -> str:
@@ -303,7 +308,9 @@ def incident_open(
     serious: bool = typer.Option(
         False, "--serious", help="A serious incident in the sense of the EU AI Act."
     ),
-    runbook: str = typer.Option("", "--runbook", help="Link to the runbook (http/https)."),
+    runbook: str = typer.Option(
+        "", "--runbook", help="Link to the runbook (http/https; default: the alert's rule's)."
+    ),
     description: str = typer.Option("", "--description", help="What was seen, by whom."),
     detected_at: str | None = typer.Option(None, "--detected-at", help="When it was noticed (ISO 8601)."),
     fmt: Fmt = FORMAT,

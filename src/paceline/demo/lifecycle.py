@@ -7,7 +7,7 @@ data and records:
 
 * claims-triage passes every gate on its evidence (an adopted pilot, met requirements,
   trained staff, measured uptime, error rate, traceability and reviews, its production
-  model watched by the starter alert rules, whose descriptions link the runbooks) and is
+  model watched by the starter alert rules, each naming its runbook) and is
   in phase 6;
 * predictive-maintenance's staggered rollout came back ``extend``; the program manager
   overrides the pilot gate with a written reason, it passes technology selection, and it

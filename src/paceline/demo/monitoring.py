@@ -2,13 +2,13 @@
 
 The ML engineer installs the starter rules (:func:`install_rules`, before the program: the
 phase-5 gate checks that the production models are watched and a runbook is linked, and each
-rule's description links its runbook on the firm's wiki), and the alert job runs at the end of
-each of the last :data:`WEEKS` weeks of the firm's predictions (what a weekly cron job would have
-done), so the alerts page shows what the firm's own models and runtime produced: drift,
-calibration and review signals computed from the data, not written by hand. The first
-drift alert, if the data raises one, becomes an incident that the ML engineer investigates,
-mitigates with a retraining request and resolves the next day, with a retrospective, so
-the incident page and MTTR have a real record to show.
+rule names its runbook on the firm's wiki), and the alert job runs at the end of each of the
+last :data:`WEEKS` weeks of the firm's predictions (what a weekly cron job would have done), so
+the alerts page shows what the firm's own models and runtime produced: drift, calibration and
+review signals computed from the data, not written by hand. The first drift alert, if the data
+raises one, becomes an incident (starting with its rule's runbook) that the ML engineer
+investigates, mitigates with a retraining request and resolves the next day, with a
+retrospective, so the incident page and MTTR have a real record to show.
 """
 
 from __future__ import annotations
@@ -23,8 +23,7 @@ from paceline.domain.alerts import DEFAULT_RULES
 from paceline.services.access import operator
 
 WEEKS = 4
-RUNBOOKS = f"{WIKI}/runbooks"
-RUNBOOK = f"{RUNBOOKS}/model-drift"
+RUNBOOKS = f"{WIKI}/runbooks"  # a rule's runbook: RUNBOOKS/<rule name>
 
 Say = Callable[[str], None]
 
@@ -48,10 +47,11 @@ def _replay_incident(ws: Workspace, alert: dict[str, Any]) -> dict[str, Any]:
         at[0] += timedelta(hours=hours)
 
     with ws.incidents(ML, clock=clock) as incidents:
-        incident = incidents.open_from_alert(ML, alert["id"])
+        incident = incidents.open_from_alert(ML, alert["id"])  # with the rule's runbook
         key = incident["id"]
         later(0.5)
-        incidents.set_runbook(ML, key, RUNBOOK)
+        if not incident["runbook_url"]:  # a rule of the workspace's own, kept without one
+            incidents.set_runbook(ML, key, f"{RUNBOOKS}/{alert['rule']}")
         incidents.set_status(ML, key, "investigating", note="comparing this week's inputs with the reference")
         later(3)
         incidents.add_note(ML, key, "the drifted inputs follow a change in the upstream data feed")
@@ -84,16 +84,15 @@ def _replay_incident(ws: Workspace, alert: dict[str, Any]) -> dict[str, Any]:
 
 
 def install_rules(ws: Workspace) -> list[str]:
-    """The starter alert rules the ML engineer installs, each description linking its runbook;
-    the names added (a rule already there is kept as it is)."""
+    """The starter alert rules the ML engineer installs, each naming its runbook on the firm's
+    wiki; the names added (a rule already there is kept as it is)."""
     added = []
     with ws.alerts(ML) as alerts:
         known = {rule["name"] for rule in alerts.rules(ML)}
         for doc in DEFAULT_RULES:
             name = str(doc["name"])
             if name not in known:
-                runbook = f"Runbook: {RUNBOOKS}/{name}"
-                alerts.add_rule(ML, {**doc, "description": f"{doc['description']} {runbook}"})
+                alerts.add_rule(ML, {**doc, "runbook_url": f"{RUNBOOKS}/{name}"})
                 added.append(name)
     return added
 

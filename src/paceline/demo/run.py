@@ -209,7 +209,7 @@ def _load(ws: Workspace, paths: dict[str, Path], tell: Say) -> tuple[dict[str, i
 def _monitored_program(ws: Workspace, tell: Say) -> None:
     """What the phase-5 gate reads besides the program's records: the use cases' models with the
     firm's earlier versions (from its predictions) in the registry, watched by the starter alert
-    rules whose descriptions link the runbooks. The runtime's versions are added after it ran."""
+    rules, each naming its runbook. The runtime's versions are added after it ran."""
     record_use_cases(ws)
     register_demo_models(ws, say=tell)
     install_rules(ws)

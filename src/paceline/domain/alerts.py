@@ -22,6 +22,7 @@ from enum import StrEnum
 from typing import Any
 
 from paceline.domain.alert_channels import Channel, channel_from_dict
+from paceline.domain.incidents import runbook_url as parse_runbook_url
 from paceline.errors import ValidationError
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,79}$")
@@ -216,6 +217,7 @@ class AlertRule:
     channels: tuple[Channel, ...] = ()
     enabled: bool = True
     description: str = ""
+    runbook_url: str = ""  # an http(s) link to what to do when it fires ("" for none)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -233,6 +235,7 @@ class AlertRule:
             "channels": [c.to_dict() for c in self.channels],
             "enabled": self.enabled,
             "description": self.description,
+            "runbook_url": self.runbook_url,
         }
 
     def describe(self) -> str:
@@ -261,6 +264,7 @@ RULE_FIELDS = frozenset(
         "channels",
         "enabled",
         "description",
+        "runbook_url",
         "above",
         "below",
     }
@@ -364,6 +368,7 @@ def rule_from_dict(doc: dict[str, Any]) -> AlertRule:
         channels=tuple(channel_from_dict(c) for c in channels),
         enabled=enabled,
         description=str(doc.get("description") or "").strip()[:2000],
+        runbook_url=parse_runbook_url(doc.get("runbook_url")),
     )
 
 

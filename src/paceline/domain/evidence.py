@@ -9,7 +9,6 @@ without a database.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -19,7 +18,6 @@ from paceline.domain.usecases import UseCase
 # The signals that judge a model's own quality (drift of its inputs, performance on the labels),
 # as opposed to the runtime's (error rate, latency, overrides, review SLA, cost).
 MODEL_SIGNALS = frozenset({SignalKind.DRIFT_SHARE, SignalKind.COLUMN_DRIFT, SignalKind.PERFORMANCE})
-LINK_RE = re.compile(r"https?://[^\s<>\"'()]+")
 
 
 @dataclass(frozen=True)
@@ -155,11 +153,6 @@ def watches(rule: AlertRule, use_case: str, model: str) -> bool:
     )
 
 
-def links_in(text: str) -> tuple[str, ...]:
-    """The http(s) links in *text* (an alert rule's description, where a team links its runbook)."""
-    return tuple(link.rstrip(".,;:") for link in LINK_RE.findall(text or ""))
-
-
 @dataclass(frozen=True)
 class ModelWatch:
     """A model of the use case with a version in production, what watches it and how it is renewed."""
@@ -186,7 +179,7 @@ class MonitoringEvidence:
 
     models: tuple[ModelWatch, ...] = ()
     open_incidents: tuple[IncidentState, ...] = ()  # sev1/sev2 of the use case or its models, not resolved
-    runbooks: tuple[str, ...] = ()  # runbook links named by its incidents and alert rules
+    runbooks: tuple[str, ...] = ()  # the runbook_url of its incidents and alert rules
 
     @property
     def unwatched(self) -> tuple[ModelWatch, ...]:

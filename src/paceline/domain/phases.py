@@ -59,7 +59,7 @@ DELIVERABLES: tuple[Deliverable, ...] = (
     Deliverable("data_pipelines", Phase.INTEGRATE, "Data pipelines", Role.DATA_ENGINEER),
     # proven by the model registry, the alert rules and the incidents
     # (paceline.services.lifecycle_records.RegistryMonitoring): every production model is
-    # watched by an alert rule; a rule or incident links a runbook; every production model
+    # watched by an alert rule; a rule or incident names its runbook_url; every production model
     # is retrained on a schedule and has been through a deprecation
     Deliverable(
         "monitoring_dashboards", Phase.INTEGRATE, "Monitoring dashboards", Role.ML_ENGINEER, "record"

@@ -344,14 +344,17 @@ def _opening(change: Change, now: datetime) -> dict[str, Any]:
 def _with_delivery(
     repo: AlertRepository, alerts: list[dict[str, Any]], detail: bool = False
 ) -> list[dict[str, Any]]:
-    """Alerts as documents, with how their notifications fared (and with *detail*, each one)."""
+    """Alerts as documents, with their rule's runbook link (``""`` for none) and how their
+    notifications fared (and with *detail*, each one)."""
     sent = repo.notifications([a["id"] for a in alerts])
+    runbooks = {r["name"]: r["runbook_url"] or "" for r in repo.rules()} if alerts else {}
     out = []
     for alert in alerts:
         items = sent.get(alert["id"], [])
         delivery = {s: sum(1 for n in items if n["status"] == s) for s in ("pending", "sent", "failed")}
         doc = {k: _iso(v) for k, v in alert.items() if k not in ("open_key", "dedup_key")} | {
-            "delivery": delivery
+            "runbook_url": runbooks.get(alert["rule"], ""),
+            "delivery": delivery,
         }
         if detail:
             doc["notifications"] = [_notification(n) for n in items]

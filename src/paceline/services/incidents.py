@@ -59,6 +59,7 @@ class IncidentRepository(Protocol):
     ) -> None: ...
     def entries(self, incident_id: int) -> list[dict[str, Any]]: ...
     def get_alert(self, alert_id: int) -> dict[str, Any] | None: ...
+    def rule_runbook(self, name: str) -> str: ...
     def link_alert(self, alert_id: int, incident_id: int) -> None: ...
     def alerts_of(self, incident_id: int) -> list[dict[str, Any]]: ...
 
@@ -169,7 +170,8 @@ class IncidentService:
 
     # --- opening -----------------------------------------------------------------------------
     def open(self, by: Principal, doc: dict[str, Any]) -> dict[str, Any]:
-        """Open an incident by hand, or with ``alerts`` linked (detection = the first alert)."""
+        """Open an incident by hand, or with ``alerts`` linked (detection = the first alert; the
+        runbook, unless given, the link of the first of their rules that names one)."""
         now = self.clock()
         fields = new_incident(doc, now)
         alerts = [self._alert(by, a) for a in _alert_ids(doc.get("alerts"))]
@@ -177,6 +179,9 @@ class IncidentService:
         require(by, Action.INCIDENT_MANAGE, use_case, "opening an incident")
         first_alert = min((a["first_seen"] for a in alerts), default=None)
         detected = fields.detected_at or first_alert or now
+        runbook = fields.runbook_url or next(
+            (url for url in (self.repo.rule_runbook(a["rule"]) for a in alerts) if url), ""
+        )
         values = {
             "title": fields.title,
             "description": fields.description,
@@ -188,7 +193,7 @@ class IncidentService:
             "model": fields.model or next((a["model"] for a in alerts if a["model"]), None),
             "workflow": fields.workflow or next((a["workflow"] for a in alerts if a["workflow"]), None),
             "owner": fields.owner or by.login,
-            "runbook_url": fields.runbook_url,
+            "runbook_url": runbook,
             "resolution": "",
             "retrospective": None,
             "detected_at": detected,
@@ -207,7 +212,8 @@ class IncidentService:
     def open_from_alert(
         self, by: Principal, alert_id: int, changes: dict[str, Any] | None = None
     ) -> dict[str, Any]:
-        """Open an incident for an alert, its fields taken from the alert unless *changes* say otherwise."""
+        """Open an incident for an alert, its fields taken from the alert (and the runbook from its
+        rule) unless *changes* say otherwise."""
         alert = self._alert(by, alert_id)
         return self.open(
             by, from_alert(alert) | {k: v for k, v in (changes or {}).items() if v not in (None, "")}

@@ -16,7 +16,6 @@ from paceline.domain.evidence import (
     IncidentState,
     ModelWatch,
     MonitoringEvidence,
-    links_in,
     watches,
 )
 from paceline.domain.incidents import ACTIVE, Severity
@@ -112,7 +111,7 @@ class RegistryMonitoring:
         watched = (self._watch(use_case, name, rules) for name in names)
         mine = [r for r in rules if _of_use_case(r, use_case, names)]
         runbooks = [doc["runbook_url"] for doc in incidents if doc["runbook_url"]]
-        runbooks += [link for r in mine for link in links_in(r.description)]
+        runbooks += [r.runbook_url for r in mine if r.runbook_url]
         return MonitoringEvidence(
             models=tuple(w for w in watched if w is not None),
             open_incidents=tuple(

@@ -48,6 +48,7 @@ class AlertRuleRow(Base, Audited):
     created_by: Mapped[str] = mapped_column(String(WHO))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    runbook_url: Mapped[str] = mapped_column(Text, default="", server_default="")  # since 0011
 
 
 class AlertRow(Base, Audited):

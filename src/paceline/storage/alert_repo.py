@@ -88,6 +88,7 @@ class SqlAlertRepository:
         row.use_case, row.model, row.workflow = rule.scope.use_case, rule.scope.model, rule.scope.workflow
         row.channels = [c.to_dict() for c in rule.channels]
         row.enabled, row.description, row.updated_at = rule.enabled, rule.description, now
+        row.runbook_url = rule.runbook_url
         self.session.flush()
         return _doc(row)
 
@@ -326,6 +327,11 @@ class SqlIncidentRepository:
         if row is not None:
             row.incident_id = incident_id
             self.session.flush()
+
+    def rule_runbook(self, name: str) -> str:
+        """The runbook link of the alert rule *name* (``""`` when it names none or is gone)."""
+        url = self.session.scalar(select(AlertRuleRow.runbook_url).where(AlertRuleRow.name == name))
+        return url or ""
 
     def alerts_of(self, incident_id: int) -> list[dict[str, Any]]:
         stmt = select(AlertRow).where(AlertRow.incident_id == incident_id).order_by(AlertRow.id)

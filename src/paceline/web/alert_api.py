@@ -41,6 +41,8 @@ RULE_EXAMPLE = {
     "cooldown": "1d",
     "model": "claims-router",
     "channels": [{"kind": "webhook", "target": "https://hooks.example.com/paceline"}],
+    "description": "F1 on the week's labelled predictions fell below 0.7.",
+    "runbook_url": "https://wiki.example.com/runbooks/claims-f1-low",
 }
 READING_EXAMPLE = {
     "signal": "drift_share",
@@ -114,7 +116,7 @@ class FromAlertIn(Strict):
     severity: str | None = None
     kind: str | None = None
     serious_incident: bool | None = None
-    runbook_url: str | None = None
+    runbook_url: str | None = Field(None, description="The runbook (default: the alert's rule's)")
     description: str | None = None
 
 
