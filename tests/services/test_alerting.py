@@ -222,11 +222,11 @@ def test_evaluation_needs_monitor_manage(ws: Workspace) -> None:
 
 # --- notifications ---------------------------------------------------------------------------
 def test_webhook_gets_each_event_with_a_stable_alert_id(ws: Workspace) -> None:
+    runbook = "https://wiki.example.com/runbooks/errors"
     with Receiver() as rx:
         with ws.alerts(OP) as alerts:
-            alerts.add_rule(
-                OP, RULE | {"channels": [{"kind": "webhook", "target": rx.url}], "cooldown": "30m"}
-            )
+            channels = [{"kind": "webhook", "target": rx.url}]
+            alerts.add_rule(OP, RULE | {"channels": channels, "cooldown": "30m", "runbook_url": runbook})
         opened = ws.evaluate_alerts(OP, [errors(0.2, NOW - HOUR)], compute=False, now=NOW - HOUR)
         ws.evaluate_alerts(OP, [errors(0.3)], compute=False, now=NOW)  # escalated after the cooldown
         ws.evaluate_alerts(OP, [errors(0.0, NOW + HOUR)], compute=False, now=NOW + HOUR)
@@ -239,6 +239,7 @@ def test_webhook_gets_each_event_with_a_stable_alert_id(ws: Workspace) -> None:
         (alert_id, "resolved", "critical"),
     ]
     assert bodies[0]["rule"] == "errors" and bodies[0]["workflow"] == "claims" and bodies[0]["value"] == 0.2
+    assert {b["runbook_url"] for b in bodies} == {runbook}
     assert len({r.key for r in rx.requests}) == 3 and all(
         r.key and str(alert_id) in r.key for r in rx.requests
     )
@@ -299,7 +300,8 @@ def test_email_goes_through_smtp_with_login(tmp_path: Path) -> None:
         )
         try:
             with ws.alerts(OP) as alerts:
-                alerts.add_rule(OP, RULE)  # no channel of its own: the workspace's address
+                # no channel of its own: the workspace's address
+                alerts.add_rule(OP, RULE | {"runbook_url": "https://wiki.example.com/runbooks/errors"})
             result = ws.evaluate_alerts(OP, [errors(0.2)], compute=False, now=NOW)
         finally:
             ws.close()
@@ -314,6 +316,7 @@ def test_email_goes_through_smtp_with_login(tmp_path: Path) -> None:
     assert message["From"] == "paceline@example.com"
     assert message["X-Paceline-Alert"] == str(result["changes"][0]["alert_id"])
     assert "error_rate is 0.2 (above 0.05)" in message.get_content()
+    assert "runbook_url: https://wiki.example.com/runbooks/errors" in message.get_content()
 
 
 def test_a_rules_email_channel_names_its_own_server(ws: Workspace) -> None:
@@ -330,6 +333,7 @@ def test_a_rules_email_channel_names_its_own_server(ws: Workspace) -> None:
         result = ws.evaluate_alerts(OP, [errors(0.2)], compute=False, now=NOW)
     assert result["delivery"]["sent"] == 1 and result["delivery"]["retrying"] == 1
     assert [m.recipients for m in sink.messages] == [["ml@example.com"]]
+    assert "runbook_url" not in sink.messages[0].message.get_content()  # the rule names none: no line
 
 
 def test_smtp_problems_are_recorded(tmp_path: Path) -> None:

@@ -101,13 +101,15 @@ def _iso(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
-def payload(alert: dict[str, Any], event: Event) -> dict[str, Any]:
-    """The notification body: the alert's stable id, the event, and what fired where."""
+def payload(alert: dict[str, Any], event: Event, runbook_url: str = "") -> dict[str, Any]:
+    """The notification body: the alert's stable id, the event, what fired where, and the rule's
+    runbook link (``None`` when the rule names none), so whoever is paged knows what to do."""
     keys = (
         "rule", "signal", "severity", "status", "use_case", "model", "workflow", "value", "threshold",
         "comparison", "samples", "window_start", "window_end", "first_seen", "last_seen", "count", "message",
     )  # fmt: skip
-    return {"alert_id": alert["id"], "event": event.value, **{k: _iso(alert[k]) for k in keys}}
+    body = {"alert_id": alert["id"], "event": event.value, **{k: _iso(alert[k]) for k in keys}}
+    return body | {"runbook_url": runbook_url or None}
 
 
 @dataclass
@@ -219,7 +221,7 @@ class AlertService:
         result = Evaluation(len(readings), unmatched=[r.to_dict() for r in unmatched])
         for change, alert_id in zip(changes, ids, strict=True):
             if change.notify:
-                body = payload(docs[alert_id], change.event)
+                body = payload(docs[alert_id], change.event, change.rule.runbook_url)
                 for channel in change.rule.channels or self.default_channels:
                     self.repo.enqueue(alert_id, change.event.value, channel, body, at)
             result.changes.append(
