@@ -407,7 +407,6 @@ def _zoom(
 class _Refining:
     """One column between its refinement query and its statistics."""
 
-    todo: dc.Refinement
     refined: dc.Refined
     edges: np.ndarray
     ref_le: np.ndarray
@@ -421,21 +420,19 @@ def _refine(
     partitioned: bool,
 ) -> None:
     """Refine these columns in one query, then count at the deciles the rows could not place."""
-    todos: dict[int, dc.Refinement] = {}
+    tasks = {}
     for i, plan in plans.items():
         assert plan.todo is not None
-        todos[i] = plan.todo
-    tasks = {i: dn.RefineTask(i, plan.grid, todos[i], plan.n, plan.m) for i, plan in plans.items()}
+        tasks[i] = dn.RefineTask(i, plan.grid, plan.todo, plan.n, plan.m)
     found = dn.refine_expr(ref, cur, list(tasks.values()), partitioned).to_pyarrow()
     asks: list[tuple[int, dn.Grid, float]] = []
     pending: dict[int, _Refining] = {}
-    for i, plan in plans.items():
-        todo = todos[i]
-        refined = dn.read_refined(found, tasks[i])
-        edges = dc.deciles(todo, refined.rows)
-        ref_le, cur_le, requests = dc.counts_at(todo, refined.rows, edges)
-        asks += [(i, plan.grid, r.edge) for r in requests]
-        pending[i] = _Refining(todo, refined, edges, ref_le, cur_le)
+    for i, task in tasks.items():
+        refined = dn.read_refined(found, task)
+        edges = dc.deciles(task.plan, refined.rows)
+        ref_le, cur_le, requests = dc.counts_at(task.plan, refined.rows, edges)
+        asks += [(i, task.grid, r.edge) for r in requests]
+        pending[i] = _Refining(refined, edges, ref_le, cur_le)
     if asks:  # deciles whose cells held too many values to return: counted by the engine
         for row in dn.count_at_expr(ref, cur, asks).to_pyarrow().to_pylist():
             col, _, edge = asks[row["ask"]]
